@@ -1,0 +1,1 @@
+"""Backends: the real kernel (`kernel`) and the simulator (`sim`), behind `ctrnet.backend.Backend`."""

@@ -1,0 +1,1 @@
+"""Backend conformance: the primitives behave like Linux, on every backend."""

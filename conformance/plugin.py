@@ -1,0 +1,60 @@
+"""pytest plugin of the conformance suite: the `--backend` option, the `backend` fixture (a
+fresh world per test, removed afterwards) and the `requires(capability)` marker, which skips a
+test with its reason when the backend lacks the capability.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from ctrnet.backend import REGISTRY, Backend, open_backend
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ctrnet")
+    group.addoption(
+        "--backend",
+        action="store",
+        default=os.environ.get("CTRNET_BACKEND", "sim"),
+        choices=sorted(REGISTRY),
+        help="backend the conformance suite runs against (default: sim, or $CTRNET_BACKEND)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "requires(capability, ...): skip unless the backend has these capabilities"
+    )
+    config.addinivalue_line("markers", "slow: takes seconds of wall time on the kernel")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"ctrnet backend: {config.getoption('--backend')}"
+
+
+@pytest.fixture(scope="session")
+def backend_name(request: pytest.FixtureRequest) -> str:
+    name: str = request.config.getoption("--backend")
+    if name == "kernel" and os.geteuid() != 0:
+        pytest.exit(
+            "the kernel backend needs root (run as root, or in the Vagrant VM)", returncode=2
+        )
+    return name
+
+
+@pytest.fixture
+def backend(backend_name: str, request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """A fresh world on the chosen backend; its namespaces are gone when the test ends."""
+    world = open_backend(backend_name)
+    try:
+        for marker in request.node.iter_markers("requires"):
+            for capability in marker.args:
+                reason = world.missing(capability)
+                if reason:
+                    pytest.skip(reason)
+        yield world
+    finally:
+        world.close()

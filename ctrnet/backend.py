@@ -1,0 +1,261 @@
+"""The Backend protocol: the seam between the core model and the world it acts on.
+
+Every operation names the namespace it acts in. Namespace names are the caller's logical
+names; `host_ns` is the namespace containers are attached from (on the kernel a sandbox
+namespace, never the root one). Both backends return the types of `ctrnet.types` and raise
+the errors of `ctrnet.errors` with the errno the kernel gives for the same request.
+"""
+
+from __future__ import annotations
+
+import abc
+import errno
+import importlib
+from types import TracebackType
+from typing import Any
+
+from ctrnet.errors import InvalidConfig, NotFound
+from ctrnet.types import Address, FdbEntry, Link, Neighbour, PingResult, Route, RouteDecision
+
+#: Name of the namespace containers are attached from, in every world.
+HOST_NS = "host"
+
+
+class Backend(abc.ABC):
+    """A world of network namespaces. Use as a context manager: leaving it removes the world."""
+
+    #: Registry name: "sim" or "kernel".
+    name: str = ""
+    #: What this backend can do; a test needing something absent is skipped with its reason.
+    capabilities: frozenset[str] = frozenset()
+
+    @property
+    def host_ns(self) -> str:
+        return HOST_NS
+
+    # -- lifecycle ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Remove every namespace (and so every object) this world made. Idempotent."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def missing(self, capability: str) -> str | None:
+        """Why `capability` is absent, or None when the backend has it."""
+        if capability in self.capabilities:
+            return None
+        return f"backend {self.name!r} lacks capability {capability!r}"
+
+    # -- namespaces ----------------------------------------------------------------------
+    @abc.abstractmethod
+    def netns_add(self, ns: str) -> None:
+        """A new namespace with only `lo` (down), ip_forward 0, IPv6 disabled. EEXIST if taken."""
+
+    @abc.abstractmethod
+    def netns_delete(self, ns: str) -> None:
+        """Destroy the namespace, its devices and the peers of its veths. ENOENT if unknown."""
+
+    @abc.abstractmethod
+    def netns_list(self) -> list[str]:
+        """Namespaces made with `netns_add`, sorted; the host namespace is not listed."""
+
+    # -- links ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def veth_add(
+        self, ns: str, name: str, peer: str, peer_ns: str | None = None, *, mtu: int | None = None
+    ) -> None:
+        """A veth pair `name` in `ns` and `peer` in `peer_ns` (default: `ns`), both down."""
+
+    @abc.abstractmethod
+    def bridge_add(
+        self,
+        ns: str,
+        name: str,
+        *,
+        stp_state: int = 0,
+        forward_delay: float = 15.0,
+        ageing_time: float = 300.0,
+    ) -> None:
+        """A bridge, down, with no ports."""
+
+    @abc.abstractmethod
+    def bridge_set(
+        self,
+        ns: str,
+        name: str,
+        *,
+        stp_state: int | None = None,
+        forward_delay: float | None = None,
+        ageing_time: float | None = None,
+    ) -> None:
+        """Change bridge attributes; None leaves one as it is."""
+
+    @abc.abstractmethod
+    def link_set_up(self, ns: str, name: str, up: bool = True) -> None:
+        """Set the administrative state (`ip link set NAME up|down`)."""
+
+    @abc.abstractmethod
+    def link_set_master(self, ns: str, name: str, master: str | None) -> None:
+        """Enslave to bridge `master` (same namespace), or release with None."""
+
+    @abc.abstractmethod
+    def link_set_mtu(self, ns: str, name: str, mtu: int) -> None: ...
+
+    @abc.abstractmethod
+    def link_set_mac(self, ns: str, name: str, mac: str) -> None: ...
+
+    @abc.abstractmethod
+    def link_rename(self, ns: str, name: str, new_name: str) -> None:
+        """Rename; the kernel refuses (EBUSY) while the link is up."""
+
+    @abc.abstractmethod
+    def link_set_netns(self, ns: str, name: str, target_ns: str) -> None:
+        """Move to another namespace; like the kernel, the link arrives down, without
+        addresses and without master."""
+
+    @abc.abstractmethod
+    def bridge_port_set(
+        self, ns: str, name: str, *, hairpin: bool | None = None, learning: bool | None = None
+    ) -> None:
+        """Per-port flags of a bridge port."""
+
+    @abc.abstractmethod
+    def link_delete(self, ns: str, name: str) -> None:
+        """Delete a link; deleting either end of a veth deletes both. ENODEV if unknown."""
+
+    @abc.abstractmethod
+    def link_list(self, ns: str) -> list[Link]:
+        """All links of `ns`, by index."""
+
+    def link_get(self, ns: str, name: str) -> Link:
+        """One link; ENODEV if there is none of that name."""
+        for link in self.link_list(ns):
+            if link.name == name:
+                return link
+        raise NotFound(f"device {name!r} not found in namespace {ns!r}", errno.ENODEV)
+
+    # -- addresses -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def addr_add(self, ns: str, ifname: str, cidr: str) -> None:
+        """Add an IPv4 address ("10.0.0.2/24"); its connected route appears when the link is up."""
+
+    @abc.abstractmethod
+    def addr_delete(self, ns: str, ifname: str, cidr: str) -> None:
+        """Remove an address; EADDRNOTAVAIL if the link does not hold it."""
+
+    @abc.abstractmethod
+    def addr_list(self, ns: str, ifname: str | None = None) -> list[Address]: ...
+
+    # -- routes --------------------------------------------------------------------------
+    @abc.abstractmethod
+    def route_add(
+        self,
+        ns: str,
+        dst: str,
+        *,
+        gateway: str | None = None,
+        dev: str | None = None,
+        metric: int | None = None,
+    ) -> None:
+        """Add to the main table; `dst` is "default" or a prefix. EEXIST if present,
+        ENETUNREACH if the gateway is not on a connected network."""
+
+    @abc.abstractmethod
+    def route_delete(
+        self,
+        ns: str,
+        dst: str,
+        *,
+        gateway: str | None = None,
+        dev: str | None = None,
+        metric: int | None = None,
+    ) -> None:
+        """Remove from the main table; ESRCH if no route matches."""
+
+    @abc.abstractmethod
+    def route_list(self, ns: str) -> list[Route]:
+        """The main table, IPv4."""
+
+    @abc.abstractmethod
+    def route_get(self, ns: str, dst: str) -> RouteDecision:
+        """The route a packet to `dst` takes (`ip route get`); ENETUNREACH if none."""
+
+    # -- neighbours and FDB ------------------------------------------------------------------
+    @abc.abstractmethod
+    def neigh_list(self, ns: str, ifname: str | None = None) -> list[Neighbour]: ...
+
+    @abc.abstractmethod
+    def neigh_flush(self, ns: str, ifname: str | None = None) -> None:
+        """Remove the non-permanent neighbour entries."""
+
+    @abc.abstractmethod
+    def fdb_list(self, ns: str, bridge: str | None = None) -> list[FdbEntry]:
+        """The bridge FDB entries (the bridge's, not the devices' own "self" entries)."""
+
+    @abc.abstractmethod
+    def fdb_add(self, ns: str, port: str, mac: str) -> None:
+        """A static entry: `mac` is behind `port` (`bridge fdb add MAC dev PORT master static`)."""
+
+    @abc.abstractmethod
+    def fdb_delete(self, ns: str, port: str, mac: str) -> None:
+        """Remove an entry; ENOENT if there is none."""
+
+    # -- sysctls -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def sysctl_get(self, ns: str, key: str) -> str:
+        """A sysctl of the namespace, dotted ("net.ipv4.ip_forward"); ENOENT if unknown."""
+
+    @abc.abstractmethod
+    def sysctl_set(self, ns: str, key: str, value: str) -> None: ...
+
+    # -- probes and clock --------------------------------------------------------------------
+    @abc.abstractmethod
+    def ping(
+        self,
+        ns: str,
+        dst: str,
+        *,
+        count: int = 1,
+        timeout: float = 1.0,
+        interval: float = 0.2,
+    ) -> PingResult:
+        """Send `count` ICMP echo requests, `interval` apart, and wait up to `timeout` after the
+        last for replies. Raises Unreachable (ENETUNREACH) when there is no route at all,
+        as sendto(2) does."""
+
+    @abc.abstractmethod
+    def sleep(self, seconds: float) -> None:
+        """Let time pass: the kernel sleeps, the simulator advances its virtual clock."""
+
+    @abc.abstractmethod
+    def now(self) -> float:
+        """Seconds on this backend's clock (monotonic)."""
+
+
+#: Backend name -> "module:Class", imported lazily so the simulator needs no pyroute2.
+REGISTRY: dict[str, str] = {
+    "sim": "ctrnet.backends.sim:SimBackend",
+    "kernel": "ctrnet.backends.kernel:KernelBackend",
+}
+
+
+def open_backend(name: str, **options: Any) -> Backend:
+    """A new world on the backend called `name` ("sim" or "kernel")."""
+    try:
+        target = REGISTRY[name]
+    except KeyError:
+        choices = ", ".join(REGISTRY)
+        raise InvalidConfig(f"unknown backend {name!r}; choose one of {choices}") from None
+    module_name, _, class_name = target.partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    backend: Backend = cls(**options)
+    return backend
