@@ -115,7 +115,8 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def link_rename(self, ns: str, name: str, new_name: str) -> None:
-        """Rename; the kernel refuses (EBUSY) while the link is up."""
+        """Rename (`ip link set NAME name NEW`); EEXIST if the new name is taken. Kernels since
+        6.2 rename links that are up too (IFF_LIVE_RENAME_OK is no longer required)."""
 
     @abc.abstractmethod
     def link_set_netns(self, ns: str, name: str, target_ns: str) -> None:

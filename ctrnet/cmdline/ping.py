@@ -1,0 +1,191 @@
+"""`ping` (iputils 20221126) on a Backend: -c, -W, -i, -w, -I, -q, -n, -4; its output (the
+`PING …` header, one `64 bytes from …` line per reply, the statistics block) and exit status
+(0 some reply, 1 none, 2 error such as `connect: Network is unreachable`). The Backend reports
+counts and TTLs, not round-trip times, so times print as 0.000 ms.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import math
+import os
+
+from ctrnet.cmdline.context import CommandFailed, Context, Unsupported
+from ctrnet.errors import CtrnetError
+from ctrnet.types import PingResult
+
+#: iputils' default wait for replies once the last request is out (MAXWAIT).
+DEFAULT_WAIT = 10.0
+_MAX_COUNT = 9223372036854775807
+_WITH_ARG = set("cWiIw")
+_FLAGS = set("qn4")
+_UNSUPPORTED = set("aAbBCdDfhLOrRUvV6") | set("eFlmMNpQsStT")
+
+
+def _invalid(text: str, detail: str = "") -> CommandFailed:
+    return CommandFailed(f"ping: invalid argument: '{text}'{detail}\n", 1)
+
+
+def _seconds(ctx: Context, text: str, default: float) -> float:
+    """-i/-W values: iputils warns about garbage and carries on with the default."""
+    try:
+        value = float(text)
+    except ValueError:
+        ctx.err(f"ping: option argument contains garbage: {text}\n"
+                "ping: this will become fatal error in the future\n")
+        return default
+    if not math.isfinite(value) or value < 0:
+        raise _invalid(text)
+    return value
+
+
+def _parse(argv: list[str]) -> tuple[dict[str, str], set[str], list[str]]:
+    """getopt(3) over iputils' option string: values, flags, operands."""
+    values: dict[str, str] = {}
+    flags: set[str] = set()
+    operands: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--":
+            operands += argv[i:]
+            break
+        if not arg.startswith("-") or arg == "-":
+            operands.append(arg)
+            continue
+        j = 1
+        while j < len(arg):
+            letter = arg[j]
+            j += 1
+            if letter in _WITH_ARG:
+                if j < len(arg):
+                    values[letter] = arg[j:]
+                elif i < len(argv):
+                    values[letter] = argv[i]
+                    i += 1
+                else:
+                    raise CommandFailed(f"ping: option requires an argument -- '{letter}'\n", 2)
+                break
+            if letter in _FLAGS:
+                flags.add(letter)
+            elif letter in _UNSUPPORTED:
+                raise Unsupported("ping", f"option -{letter}")
+            else:
+                raise CommandFailed(f"ping: invalid option -- '{letter}'\n", 2)
+    return values, flags, operands
+
+
+def _format_ms(ms: float) -> str:
+    # iputils prints three decimals below 1 ms, two below 10, one below 100, none above.
+    if ms < 1:
+        return f"{ms:.3f}"
+    if ms < 10:
+        return f"{ms:.2f}"
+    if ms < 100:
+        return f"{ms:.1f}"
+    return f"{ms:.0f}"
+
+
+def _source(ctx: Context, dst: str, iface: str) -> str:
+    """The `from …` part of the header for -I, checked against where the route goes (the
+    Backend cannot bind a probe to an interface, so -I must agree with the route)."""
+    try:
+        ipaddress.IPv4Address(iface)
+        is_address = True
+    except ValueError:
+        is_address = False
+    if is_address:
+        if iface not in {a.ip for a in ctx.backend.addr_list(ctx.ns)}:
+            raise CommandFailed("ping: bind: Cannot assign requested address\n", 2)
+    elif iface not in {link.name for link in ctx.backend.link_list(ctx.ns)}:
+        raise CommandFailed(f"ping: SO_BINDTODEVICE {iface}: No such device\n", 2)
+    try:
+        decision = ctx.backend.route_get(ctx.ns, dst)
+    except CtrnetError as err:
+        raise CommandFailed(f"ping: connect: {os.strerror(err.errno or errno.EIO)}\n", 2) from err
+    if is_address:
+        if decision.prefsrc != iface:
+            raise Unsupported("ping", "-I with a source address the route does not use")
+        return f"from {iface} : "
+    if decision.dev != iface and decision.type != "local":
+        raise Unsupported("ping", "-I with an interface the route does not use")
+    return f"from {decision.prefsrc or '0.0.0.0'} {iface}: "
+
+
+def main(argv: list[str], ctx: Context) -> int:
+    values, flags, operands = _parse(argv)
+    if not operands:
+        raise CommandFailed("ping: usage error: Destination address required\n", 1)
+    if len(operands) > 1:
+        raise Unsupported("ping", "several destinations (record route)")
+    count: int | None = None
+    if "c" in values:
+        try:
+            count = int(values["c"])
+        except ValueError:
+            raise _invalid(values["c"]) from None
+        if not 1 <= count <= _MAX_COUNT:
+            raise _invalid(values["c"], f": out of range: 1 <= value <= {_MAX_COUNT}")
+    deadline: float | None = None
+    if "w" in values:
+        try:
+            deadline = float(values["w"])
+        except ValueError:
+            raise _invalid(values["w"]) from None
+    interval = _seconds(ctx, values["i"], 1.0) if "i" in values else 1.0
+    wait = _seconds(ctx, values["W"], DEFAULT_WAIT) if "W" in values else None
+    if count is None:
+        raise Unsupported("ping", "pinging without -c (until interrupted)")
+    if wait is None:
+        wait = DEFAULT_WAIT if deadline is None else max(deadline - (count - 1) * interval, 0.0)
+    dst = operands[0]
+    try:
+        ipaddress.IPv4Address(dst)
+    except ValueError:
+        if ":" in dst:
+            raise Unsupported("ping", "IPv6 destinations") from None
+        raise CommandFailed(f"ping: {dst}: Temporary failure in name resolution\n", 2) from None
+    source = _source(ctx, dst, values["I"]) if "I" in values else ""
+    try:
+        result = ctx.backend.ping(ctx.ns, dst, count=count, timeout=wait, interval=interval)
+    except CtrnetError as err:
+        raise CommandFailed(f"ping: connect: {os.strerror(err.errno or errno.EIO)}\n", 2) from err
+    ctx.out(report(result, source, quiet="q" in flags, interval=interval))
+    failed = result.received == 0 or (deadline is not None and result.received < count)
+    return 1 if failed else 0
+
+
+def report(result: PingResult, source: str = "", *, quiet: bool = False,
+           interval: float = 1.0) -> str:
+    """Everything iputils prints on stdout for a finished run."""
+    text = f"PING {result.dst} ({result.dst}) {source}56(84) bytes of data.\n"
+    # Replies are numbered in order: the Backend reports how many came back, not which.
+    ttls = list(result.ttls[: result.received])
+    ttls += [64] * (result.received - len(ttls))
+    if not quiet:
+        for seq, ttl in enumerate(ttls, start=1):
+            text += f"64 bytes from {result.dst}: icmp_seq={seq} ttl={ttl} time=0.000 ms\n"
+    loss = (result.sent - result.received) * 100.0 / result.sent if result.sent else 0.0
+    elapsed = round(max(result.sent - 1, 0) * interval * 1000)
+    text += (
+        f"\n--- {result.dst} ping statistics ---\n"
+        f"{result.sent} packets transmitted, {result.received} received, "
+        f"{loss:g}% packet loss, time {elapsed}ms\n"
+    )
+    if result.received:
+        zero = _format_ms(0.0)
+        text += f"rtt min/avg/max/mdev = {zero}/{zero}/{zero}/{zero} ms\n"
+    else:
+        text += "\n"
+    return text
+
+
+def run(argv: list[str], ctx: Context) -> int:
+    """`ping ARGS…` (argv without the program name); returns the exit status."""
+    try:
+        return main(argv, ctx)
+    except CommandFailed as failure:
+        ctx.err(failure.message)
+        return failure.status
