@@ -1,0 +1,199 @@
+"""The IPv4 path of one namespace: receive, local delivery, forwarding, local output, ICMP.
+
+Follows the kernel's order (ip_rcv -> PREROUTING -> route input -> INPUT / FORWARD ->
+POSTROUTING -> neighbour output; __ip_local_out -> OUTPUT -> POSTROUTING), calling the
+netfilter hook points of `hooks.py` where the kernel does. Packets to own addresses go
+through `lo`, so they are lost while lo is down, as on Linux.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from ctrnet.backends.sim.hooks import Hook
+from ctrnet.backends.sim.neighbour import arp_receive, neigh_output
+from ctrnet.backends.sim.packet import (
+    BROADCAST_MAC,
+    DEFAULT_TTL,
+    ETH_P_ARP,
+    ETH_P_IP,
+    ICMP_DEST_UNREACH,
+    ICMP_ECHO,
+    ICMP_ECHOREPLY,
+    ICMP_TIME_EXCEEDED,
+    IPPROTO_ICMP,
+    Frame,
+    Icmp,
+    IPv4,
+    is_multicast_mac,
+)
+
+from ctrnet.errors import BackendError, from_errno
+
+if TYPE_CHECKING:
+    from ctrnet.backends.sim.devices import Device
+    from ctrnet.backends.sim.routing import RouteRec
+    from ctrnet.backends.sim.world import Namespace, World
+
+LIMITED_BROADCAST = 0xFFFFFFFF
+LOOPBACK = 0x7F000001
+
+
+class OutRoute:
+    """A resolved output route: its type ("local", "unicast", "broadcast", "multicast"),
+    device, next hop and source address."""
+
+    __slots__ = ("type", "dev", "nexthop", "gateway", "src")
+
+    def __init__(self, type: str, dev: Device, nexthop: int, gateway: int | None,
+                 src: int | None) -> None:
+        self.type = type
+        self.dev = dev
+        self.nexthop = nexthop
+        self.gateway = gateway
+        self.src = src
+
+    @property
+    def local(self) -> bool:
+        return self.type == "local"
+
+
+def route_output(ns: Namespace, dst: int) -> OutRoute:
+    """ip_route_output: local table first, then the main table; ENETUNREACH if nothing."""
+    fib = ns.fib
+    if dst == 0:
+        # ip_route_output_key_hash_rcu: 0.0.0.0 means this host, via lo, from 127.0.0.1.
+        return OutRoute("local", ns.lo, LOOPBACK, None, LOOPBACK)
+    if dst in fib.local:
+        return OutRoute("local", ns.lo, dst, None, fib.local_src.get(dst, dst))
+    lo_src = fib.loopback_src(dst)
+    if lo_src is not None:
+        return OutRoute("local", ns.lo, dst, None, lo_src)
+    bcast = fib.broadcasts.get(dst)
+    if bcast is not None:
+        return OutRoute("broadcast", bcast[0], dst, None, bcast[1])
+    rec: RouteRec | None = fib.lookup(dst)
+    if rec is None:
+        raise from_errno(errno.ENETUNREACH, "Network is unreachable")
+    src = rec.prefsrc
+    if src is None:
+        src = ns.select_src(rec.dev, rec.gateway if rec.gateway is not None else dst)
+    gateway = rec.gateway
+    kind = "unicast"
+    if dst == LIMITED_BROADCAST:
+        kind, gateway = "broadcast", None  # __mkroute_output: broadcasts take no gateway
+    elif dst >> 28 == 0xE:
+        kind = "multicast"
+        if rec.plen < 4:
+            gateway = None  # "use default one, but do not gateway in this case"
+    nexthop = gateway if gateway is not None else dst
+    return OutRoute(kind, rec.dev, nexthop, gateway, src)
+
+
+def netif_receive(world: World, dev: Device, frame: Frame) -> None:
+    """A frame handed to the namespace's stack by `dev` (not a bridge port)."""
+    ns = dev.ns
+    to_us = frame.dst == dev.mac or dev.kind.value == "loopback" or ns.is_local_mac(dev, frame)
+    if frame.ethertype == ETH_P_ARP:
+        arp_receive(world, ns, dev, frame, to_us)
+    elif frame.ethertype == ETH_P_IP:
+        if not to_us and not is_multicast_mac(frame.dst):
+            return  # PACKET_OTHERHOST: ip_rcv drops it
+        packet = frame.payload
+        assert isinstance(packet, IPv4)
+        ip_rcv(world, ns, dev, packet, to_us)
+
+
+def ip_rcv(world: World, ns: Namespace, dev: Device, packet: IPv4, to_us: bool) -> None:
+    if not world.hooks.run(Hook.PREROUTING, ns, packet, dev, None):
+        return
+    if (ns.fib.is_local(packet.dst) or packet.dst == LIMITED_BROADCAST
+            or packet.dst in ns.fib.broadcasts):
+        if not world.hooks.run(Hook.INPUT, ns, packet, dev, None):
+            return
+        icmp_rcv(world, ns, packet)
+        return
+    # ip_route_input_slow: forwarding needs IN_DEV_FORWARD; otherwise the packet is dropped
+    # silently (ip_error sends nothing when forwarding is off).
+    if not to_us or not ns.forwarding(dev):
+        return
+    try:
+        route = route_output(ns, packet.dst)
+    except BackendError:
+        icmp_error(world, ns, packet, ICMP_DEST_UNREACH, 0)
+        return
+    if route.local:
+        return
+    if packet.ttl <= 1:
+        # ip_forward: TTL would hit zero -> ICMP time exceeded (in transit) to the sender.
+        icmp_error(world, ns, packet, ICMP_TIME_EXCEEDED, 0)
+        return
+    forwarded = packet.copy()
+    forwarded.ttl -= 1
+    if not world.hooks.run(Hook.FORWARD, ns, forwarded, dev, route.dev):
+        return
+    ip_output(world, ns, forwarded, route)
+
+
+def ip_output(world: World, ns: Namespace, packet: IPv4, route: OutRoute) -> None:
+    if not world.hooks.run(Hook.POSTROUTING, ns, packet, None, route.dev):
+        return
+    if route.local:
+        # Local traffic loops through lo (dev_loopback_xmit); nothing passes while lo is down.
+        world.xmit(ns.lo, Frame(0, 0, ETH_P_IP, packet))
+        return
+    dev = route.dev
+    if route.type == "broadcast":
+        world.xmit(dev, Frame(BROADCAST_MAC, dev.mac, ETH_P_IP, packet))  # NOARP
+        return
+    if route.type == "multicast":
+        # ip_eth_mc_map: 01:00:5e + the low 23 bits of the group.
+        mac = 0x01005E000000 | (packet.dst & 0x7FFFFF)
+        world.xmit(dev, Frame(mac, dev.mac, ETH_P_IP, packet))
+        return
+    neigh_output(world, ns, route.dev, route.nexthop, packet)
+
+
+def ip_local_out(world: World, ns: Namespace, packet: IPv4) -> bool:
+    """Send a locally generated packet; False when there is no route."""
+    try:
+        route = route_output(ns, packet.dst)
+    except BackendError:
+        return False
+    if not world.hooks.run(Hook.OUTPUT, ns, packet, None, route.dev):
+        return True
+    ip_output(world, ns, packet, route)
+    return True
+
+
+def icmp_rcv(world: World, ns: Namespace, packet: IPv4) -> None:
+    icmp = packet.payload
+    if packet.proto != IPPROTO_ICMP:
+        return
+    if icmp.type == ICMP_ECHO:
+        if packet.dst == LIMITED_BROADCAST or packet.dst in ns.fib.broadcasts:
+            return  # icmp_echo_ignore_broadcasts
+        reply = IPv4(packet.dst, packet.src, IPPROTO_ICMP,
+                     Icmp(ICMP_ECHOREPLY, 0, icmp.ident, icmp.seq, icmp.payload),
+                     ttl=DEFAULT_TTL, ident=world.next_ip_id())
+        ip_local_out(world, ns, reply)
+    elif icmp.type == ICMP_ECHOREPLY:
+        ns.deliver_echo_reply(icmp.ident, icmp.seq, packet.ttl)
+    else:
+        ns.deliver_icmp_error(packet)
+
+
+def icmp_error(world: World, ns: Namespace, offending: IPv4, type: int, code: int) -> None:
+    """icmp_send: report a problem with `offending` to its sender (never about an error)."""
+    inner = offending.payload
+    if offending.proto == IPPROTO_ICMP and inner.type not in (ICMP_ECHO, ICMP_ECHOREPLY):
+        return
+    try:
+        route = route_output(ns, offending.src)
+    except BackendError:
+        return
+    src = route.src if route.src is not None else 0
+    error = IPv4(src, offending.src, IPPROTO_ICMP, Icmp(type, code, payload=offending),
+                 ttl=DEFAULT_TTL, ident=world.next_ip_id())
+    ip_local_out(world, ns, error)

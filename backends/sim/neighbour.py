@@ -1,0 +1,217 @@
+"""ARP and the neighbour table of one namespace (net/ipv4/arp.c, net/core/neighbour.c).
+
+Output to a next hop resolves it first: a broadcast ARP request, the packet queued on the
+INCOMPLETE entry until the reply makes it REACHABLE. arp_process answers requests for any
+local address (arp_ignore 0) and leaves a STALE entry for the asker. Timer-driven
+transitions (REACHABLE->STALE, DELAY->PROBE, INCOMPLETE/PROBE->FAILED) are computed lazily.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ctrnet.backends.sim.packet import (
+    ARPOP_REPLY,
+    ARPOP_REQUEST,
+    BROADCAST_MAC,
+    ETH_P_ARP,
+    ETH_P_IP,
+    Arp,
+    Frame,
+    IPv4,
+    is_multicast_mac,
+)
+
+from ctrnet.types import NeighState
+
+if TYPE_CHECKING:
+    from ctrnet.backends.sim.devices import Device
+    from ctrnet.backends.sim.world import Namespace, World
+
+#: neigh parms defaults: retrans_time 1 s, mcast/ucast_solicit 3, delay_first_probe_time 5 s,
+#: base_reachable_time 30 s (the kernel randomises reachable_time in [15, 45) s).
+RETRANS = 1.0
+SOLICIT = 3
+DELAY_FIRST_PROBE = 5.0
+REACHABLE_TIME = 30.0
+LOCKTIME = 1.0
+#: unres_qlen_bytes 212992 holds ~100 small packets.
+QUEUE_LEN = 100
+
+_VALID = (NeighState.REACHABLE, NeighState.STALE, NeighState.DELAY, NeighState.PROBE,
+          NeighState.PERMANENT, NeighState.NOARP)
+
+
+class Entry:
+    __slots__ = ("dev", "ip", "mac", "state", "since", "confirmed", "updated", "last_probe",
+                 "queue")
+
+    def __init__(self, dev: Device, ip: int, now: float) -> None:
+        self.dev = dev
+        self.ip = ip
+        self.mac: int | None = None
+        self.state = NeighState.INCOMPLETE
+        self.since = now  # start of the current state
+        self.confirmed = now
+        self.updated = now
+        self.last_probe = now
+        self.queue: list[IPv4] = []
+
+    def settle(self, now: float) -> NeighState:
+        """Apply the timer transitions that are due by `now`."""
+        while True:
+            state = self.state
+            if state == NeighState.REACHABLE and now >= self.confirmed + REACHABLE_TIME:
+                self._enter(NeighState.STALE, self.confirmed + REACHABLE_TIME)
+            elif state == NeighState.DELAY and now >= self.since + DELAY_FIRST_PROBE:
+                self._enter(NeighState.PROBE, self.since + DELAY_FIRST_PROBE)
+            elif (state in (NeighState.INCOMPLETE, NeighState.PROBE)
+                  and now >= self.since + SOLICIT * RETRANS):
+                self._enter(NeighState.FAILED, self.since + SOLICIT * RETRANS)
+                self.queue.clear()
+            else:
+                return state
+
+    def _enter(self, state: NeighState, at: float) -> None:
+        self.state = state
+        self.since = at
+
+
+class NeighTable:
+    __slots__ = ("entries",)
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[Device, int], Entry] = {}
+
+    def flush(self, dev: Device | None = None, everything: bool = False) -> None:
+        for key in [k for k, e in self.entries.items()
+                    if (dev is None or e.dev is dev)
+                    and (everything or e.state not in (NeighState.PERMANENT, NeighState.NOARP))]:
+            del self.entries[key]
+
+    def listing(self, now: float) -> list[Entry]:
+        for entry in self.entries.values():
+            entry.settle(now)
+        return list(self.entries.values())
+
+
+def _arp_request(world: World, dev: Device, sip: int, tip: int, dst_mac: int) -> None:
+    arp = Arp(ARPOP_REQUEST, dev.mac, sip, 0, tip)
+    world.xmit(dev, Frame(dst_mac, dev.mac, ETH_P_ARP, arp))
+
+
+def _arp_sip(ns: Namespace, dev: Device, packet: IPv4 | None, target: int) -> int:
+    # arp_solicit with arp_announce 0: the packet's source if it is ours, else an address of
+    # the device suitable for the target.
+    if packet is not None and ns.fib.is_local(packet.src):
+        return packet.src
+    return ns.select_src(dev, target) or 0
+
+
+def _start_resolution(world: World, ns: Namespace, entry: Entry, packet: IPv4 | None,
+                      dst_mac: int) -> None:
+    """Send the first solicitation now and arm the retransmissions (neigh_timer_handler):
+    SOLICIT probes RETRANS apart; FAILED follows lazily (Entry.settle)."""
+    now = world.clock.now()
+    entry.last_probe = now
+    sip = _arp_sip(ns, entry.dev, packet, entry.ip)
+    state, since = entry.state, entry.since
+
+    def retransmit() -> None:
+        if (ns.neigh.entries.get((entry.dev, entry.ip)) is entry and entry.state == state
+                and entry.since == since and entry.dev.ns is ns):
+            entry.last_probe = world.clock.now()
+            _arp_request(world, entry.dev, sip, entry.ip,
+                         dst_mac if entry.mac is None else entry.mac)
+
+    _arp_request(world, entry.dev, sip, entry.ip, dst_mac)
+    for n in range(1, SOLICIT):
+        world.schedule(now + n * RETRANS, retransmit)
+
+
+def _arm_delay(world: World, ns: Namespace, entry: Entry) -> None:
+    """DELAY: without confirmation, probe by unicast after delay_first_probe_time."""
+    since = entry.since
+
+    def probe() -> None:
+        if (ns.neigh.entries.get((entry.dev, entry.ip)) is entry
+                and entry.settle(world.clock.now()) == NeighState.PROBE
+                and entry.since == since + DELAY_FIRST_PROBE and entry.mac is not None):
+            _start_resolution(world, ns, entry, None, entry.mac)
+
+    world.schedule(since + DELAY_FIRST_PROBE, probe)
+
+
+def neigh_output(world: World, ns: Namespace, dev: Device, nexthop: int, packet: IPv4) -> None:
+    """neigh_resolve_output: send `packet` to `nexthop` on `dev`, resolving its MAC first."""
+    now = world.clock.now()
+    key = (dev, nexthop)
+    entry = ns.neigh.entries.get(key)
+    state = entry.settle(now) if entry is not None else None
+    if entry is None or state == NeighState.FAILED:
+        if entry is None:
+            entry = ns.neigh.entries[key] = Entry(dev, nexthop, now)
+        else:
+            entry.state, entry.since = NeighState.INCOMPLETE, now
+        entry.queue.append(packet)
+        _start_resolution(world, ns, entry, packet, BROADCAST_MAC)
+        return
+    if state == NeighState.INCOMPLETE:
+        if len(entry.queue) < QUEUE_LEN:
+            entry.queue.append(packet)
+        return
+    assert entry.mac is not None
+    if state == NeighState.STALE:
+        entry.state, entry.since = NeighState.DELAY, now
+        _arm_delay(world, ns, entry)
+    world.xmit(dev, Frame(entry.mac, dev.mac, ETH_P_IP, packet))
+
+
+def _update(world: World, entry: Entry, mac: int, state: NeighState, now: float) -> None:
+    """__neigh_update for what ARP tells us about `entry`."""
+    old = entry.settle(now)
+    if old in (NeighState.PERMANENT, NeighState.NOARP):
+        return
+    if old in _VALID and entry.mac is not None:
+        if mac != entry.mac and now < entry.updated + LOCKTIME:
+            return  # several replies back to back: the first one wins
+        if mac == entry.mac and state == NeighState.STALE:
+            return  # same address, no news: keep the state it is in
+    entry.mac = mac
+    entry.state = state
+    entry.since = entry.updated = now
+    if state == NeighState.REACHABLE:
+        entry.confirmed = now
+    if entry.queue:
+        queued, entry.queue = entry.queue, []
+        for packet in queued:
+            world.xmit(entry.dev, Frame(mac, entry.dev.mac, ETH_P_IP, packet))
+
+
+def arp_receive(world: World, ns: Namespace, dev: Device, frame: Frame, to_us: bool) -> None:
+    """arp_process. `to_us`: the frame was addressed to this host (PACKET_HOST)."""
+    arp = frame.payload
+    assert isinstance(arp, Arp)
+    if not to_us and not is_multicast_mac(frame.dst):
+        return  # PACKET_OTHERHOST is dropped by arp_rcv
+    sip, tip = arp.sip, arp.tip
+    if (tip >> 28) == 0xE or (sip >> 24) == 127 or (tip >> 24) == 127 or (sip >> 28) == 0xE:
+        return  # multicast / loopback addresses are martians here
+    now = world.clock.now()
+    key = (dev, sip)
+    if arp.op == ARPOP_REQUEST and ns.fib.is_local(tip):
+        if sip:
+            # neigh_event_ns: the asker gets a STALE entry (created if needed).
+            entry = ns.neigh.entries.get(key)
+            if entry is None:
+                entry = ns.neigh.entries[key] = Entry(dev, sip, now)
+            _update(world, entry, arp.sha, NeighState.STALE, now)
+        reply = Arp(ARPOP_REPLY, dev.mac, tip, arp.sha, sip)
+        world.xmit(dev, Frame(arp.sha, dev.mac, ETH_P_ARP, reply))
+        return
+    entry = ns.neigh.entries.get(key)
+    if entry is None:
+        return  # arp_accept 0: no entry is created for unsolicited news
+    # Broadcast replies and requests do not assert reachability.
+    reachable = arp.op == ARPOP_REPLY and not is_multicast_mac(frame.dst)
+    _update(world, entry, arp.sha, NeighState.REACHABLE if reachable else NeighState.STALE, now)
