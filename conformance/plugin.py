@@ -12,6 +12,8 @@ import pytest
 
 from ctrnet.backend import REGISTRY, Backend, open_backend
 
+from .hostcheck import root_namespace_unchanged  # noqa: F401  (autouse)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ctrnet")
@@ -21,6 +23,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("CTRNET_BACKEND", "sim"),
         choices=sorted(REGISTRY),
         help="backend the conformance suite runs against (default: sim, or $CTRNET_BACKEND)",
+    )
+    group.addoption(
+        "--impl",
+        action="store",
+        default=os.environ.get("CTRNET_IMPL", "ctrnet"),
+        help="implementation under test: ctrnet (the reference) or cni:PATH (a CNI plugin)",
     )
 
 
@@ -43,6 +51,13 @@ def backend_name(request: pytest.FixtureRequest) -> str:
             "the kernel backend needs root (run as root, or in the Vagrant VM)", returncode=2
         )
     return name
+
+
+@pytest.fixture(scope="session")
+def impl_spec(request: pytest.FixtureRequest) -> str:
+    """The implementation under test, as `--impl` names it ("ctrnet" or "cni:PATH")."""
+    spec: str = request.config.getoption("--impl")
+    return spec
 
 
 @pytest.fixture

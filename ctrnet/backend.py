@@ -15,10 +15,51 @@ from types import TracebackType
 from typing import Any
 
 from ctrnet.errors import InvalidConfig, NotFound
-from ctrnet.types import Address, FdbEntry, Link, Neighbour, PingResult, Route, RouteDecision
+from ctrnet.types import (
+    Address,
+    ConnectResult,
+    ConntrackEntry,
+    Endpoint,
+    FdbEntry,
+    Link,
+    Neighbour,
+    PingResult,
+    Proto,
+    Qdisc,
+    Route,
+    RouteDecision,
+    TransferResult,
+)
 
 #: Name of the namespace containers are attached from, in every world.
 HOST_NS = "host"
+
+
+class Listener(abc.ABC):
+    """A TCP or UDP listener a backend runs in a namespace (see `Backend.listen`)."""
+
+    ns: str
+    proto: Proto
+    address: str
+    port: int
+
+    @abc.abstractmethod
+    def peers(self) -> list[Endpoint]:
+        """Source address and port of each connection (TCP) or datagram (UDP) seen, in order."""
+
+    @abc.abstractmethod
+    def received(self) -> int:
+        """Bytes received in all."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Stop listening; idempotent."""
+
+    def __enter__(self) -> Listener:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class Backend(abc.ABC):

@@ -94,6 +94,7 @@ _KINDS: dict[int, type[BackendError]] = {
     _errno.ELOOP: InvalidArgument,
     _errno.EBUSY: Busy,
     _errno.EXFULL: Busy,
+    _errno.EADDRINUSE: Busy,
     _errno.ENETUNREACH: Unreachable,
     _errno.EHOSTUNREACH: Unreachable,
     _errno.EPERM: PermissionDenied,

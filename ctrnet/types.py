@@ -161,3 +161,82 @@ class PingResult:
     @property
     def ok(self) -> bool:
         return self.received > 0
+
+
+class Proto(StrEnum):
+    TCP = "tcp"
+    UDP = "udp"
+
+
+class ConnectOutcome(StrEnum):
+    """How a connect attempt ended, as connect(2)/recv(2) report it."""
+
+    CONNECTED = "connected"  # TCP handshake done; UDP: the listener's reply came back
+    REFUSED = "refused"  # TCP RST or ICMP port-unreachable (ECONNREFUSED), e.g. REJECT
+    TIMEOUT = "timeout"  # nothing came back in time, e.g. DROP
+    UNREACHABLE = "unreachable"  # ICMP host/net unreachable or no route (EHOSTUNREACH/ENETUNREACH)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An IPv4 address and port."""
+
+    ip: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ConnectResult:
+    outcome: ConnectOutcome
+    local: Endpoint | None = None  # the source address and port the connecting side used
+    reply: bytes = b""  # what the listener sent back (UDP echo)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is ConnectOutcome.CONNECTED
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    """A bulk TCP transfer: bytes delivered and the rate the sender achieved."""
+
+    nbytes: int
+    seconds: float
+
+    @property
+    def rate_bps(self) -> float:
+        """Achieved rate in bits per second."""
+        return self.nbytes * 8 / self.seconds if self.seconds > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class Qdisc:
+    """The root qdisc of a device; rate in bits/s, burst in bytes, latency in seconds (tbf)."""
+
+    ns: str
+    dev: str
+    kind: str  # "tbf", "noqueue", "pfifo_fast", …
+    rate_bps: int | None = None
+    burst: int | None = None
+    latency: float | None = None
+
+
+@dataclass(frozen=True)
+class ConntrackEntry:
+    """One tracked connection: the original direction and the expected reply (after NAT)."""
+
+    ns: str
+    proto: str  # "tcp", "udp", "icmp"
+    orig_src: str
+    orig_dst: str
+    reply_src: str
+    reply_dst: str
+    orig_sport: int | None = None
+    orig_dport: int | None = None
+    reply_sport: int | None = None
+    reply_dport: int | None = None
+    state: str | None = None  # TCP state: SYN_SENT, ESTABLISHED, TIME_WAIT, …
+    assured: bool = False

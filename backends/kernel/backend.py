@@ -1,0 +1,469 @@
+"""KernelBackend: the Backend protocol on the real kernel, inside namespaces it owns.
+
+A world is a sandbox *host* namespace plus the namespaces made with `netns_add`, each
+pinned as /run/netns/ctrnet-<pid>-<seq>-<name>, so parallel runs never collide and teardown
+knows what is its own. Nothing is ever done in the root namespace. Every request goes over
+the namespace's cached netlink socket (no fork per operation); the kernel validates, and its
+errno reaches the caller unchanged.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import socket
+import time
+
+from pyroute2.netlink.exceptions import NetlinkError
+
+from ctrnet.backend import HOST_NS, Backend
+from ctrnet.errors import NotFound, from_errno
+from ctrnet.types import Address, FdbEntry, Link, Neighbour, PingResult, Route, RouteDecision
+
+from . import lifecycle, nsfs, observe, probe, spaces, values
+from .errors import kernel_errors
+from .lifecycle import NETNS_PREFIX
+from .netfilter import NetfilterMixin
+from .rtnl import (
+    AF_BRIDGE,
+    IFF_UP,
+    addr_msg,
+    fdb_msg,
+    link_msg,
+    linkinfo,
+    neigh_delete_msg,
+    port_info,
+    route_msg,
+)
+from .spaces import Space
+
+_worlds = itertools.count(1)
+
+
+def _centiseconds(seconds: float) -> int:
+    return round(seconds * observe.USER_HZ)
+
+
+class KernelBackend(NetfilterMixin, Backend):
+    """A world of real network namespaces. `ipv6=True` keeps IPv6 enabled in them."""
+
+    name = "kernel"
+    capabilities = probe.host_capabilities()
+
+    def __init__(self, *, ipv6: bool = False) -> None:
+        self._ipv6 = ipv6
+        self.world_id = f"{os.getpid()}-{next(_worlds)}"
+        self._spaces: dict[str, Space] = {}
+        self._closed = False
+        lifecycle.register(self)
+        try:
+            self._make(HOST_NS)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- lifecycle ---------------------------------------------------------------------
+    @property
+    def prefix(self) -> str:
+        """Every real namespace name of this world starts with this."""
+        return f"{NETNS_PREFIX}{self.world_id}-"
+
+    def real_netns(self, ns: str) -> str:
+        """The /run/netns name of logical namespace `ns` (for `ip netns exec`, testinfra)."""
+        return self._space(ns).real
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._close_probes()
+        failures: list[BaseException] = []
+        try:
+            while self._spaces:
+                _, space = self._spaces.popitem()
+                try:
+                    spaces.destroy(space)
+                except Exception as err:  # noqa: BLE001 - remove the others all the same
+                    failures.append(err)
+        finally:
+            lifecycle.unregister(self)
+        if failures:
+            raise failures[0]
+
+    def _make(self, ns: str) -> None:
+        with kernel_errors(f"creating namespace {ns}"):
+            self._spaces[ns] = spaces.make(ns, self.prefix + ns, ipv6=self._ipv6)
+
+    def _space(self, ns: str) -> Space:
+        try:
+            return self._spaces[ns]
+        except KeyError:
+            raise NotFound(f"namespace {ns!r} not found", errno.ENOENT) from None
+
+    # -- namespaces ----------------------------------------------------------------------
+    def netns_add(self, ns: str) -> None:
+        # ip-netns refuses these: the name is a file name under /run/netns.
+        if not ns or "/" in ns or "\0" in ns or ns in (".", ".."):
+            raise from_errno(errno.EINVAL, f"invalid namespace name {ns!r}")
+        if ns in self._spaces:
+            raise from_errno(errno.EEXIST, f"namespace {ns} exists")
+        self._make(ns)
+
+    def netns_delete(self, ns: str) -> None:
+        space = self._space(ns)
+        if ns == HOST_NS:
+            raise from_errno(errno.EBUSY, "the host namespace lives as long as its world")
+        self._close_probes(ns)
+        with kernel_errors(f"deleting namespace {ns}"):
+            spaces.empty(space)
+            del self._spaces[ns]
+            spaces.destroy(space)
+        for other in self._spaces.values():
+            other.nsids = {k: v for k, v in other.nsids.items() if v != ns}
+
+    def netns_list(self) -> list[str]:
+        return sorted(ns for ns in self._spaces if ns != HOST_NS)
+
+    # -- links ---------------------------------------------------------------------------
+    def veth_add(
+        self, ns: str, name: str, peer: str, peer_ns: str | None = None, *, mtu: int | None = None
+    ) -> None:
+        space = self._space(ns)
+        target = self._space(peer_ns) if peer_ns is not None else space
+        peer_attrs: list[object] = [("IFLA_IFNAME", peer)]
+        if target is not space:
+            peer_attrs.append(("IFLA_NET_NS_FD", target.fd))
+        mtu_attrs = [("IFLA_MTU", mtu)] if mtu is not None else []
+        info = [("VETH_INFO_PEER", {"attrs": peer_attrs + mtu_attrs})]
+        msg = link_msg(name, attrs=[*mtu_attrs, linkinfo("veth", info)])
+        # One RTM_NEWLINK makes both ends or neither: nothing half-built on failure.
+        with kernel_errors(f"veth {name} in namespace {ns} (peer {peer} in {target.name})"):
+            space.rtnl.link_new(msg)
+            self._learn_nsids(space, target)
+
+    def _learn_nsids(self, one: Space, other: Space) -> None:
+        """Remember the ids two namespaces give each other (the kernel allocates them when a
+        link spans both), so a veth's IFLA_LINK_NETNSID resolves without asking every
+        namespace of the world."""
+        if one is other:
+            return
+        for here, there in ((one, other), (other, one)):
+            nsid = here.rtnl.nsid_of(there.fd)
+            if nsid < 0:
+                here.rtnl.nsid_assign(there.fd)
+                nsid = here.rtnl.nsid_of(there.fd)
+            if nsid >= 0:
+                here.nsids[nsid] = there.name
+
+    def bridge_add(
+        self,
+        ns: str,
+        name: str,
+        *,
+        stp_state: int = 0,
+        forward_delay: float = 15.0,
+        ageing_time: float = 300.0,
+    ) -> None:
+        space = self._space(ns)
+        data = [
+            ("IFLA_BR_FORWARD_DELAY", _centiseconds(forward_delay)),
+            ("IFLA_BR_AGEING_TIME", _centiseconds(ageing_time)),
+            ("IFLA_BR_STP_STATE", stp_state),
+        ]
+        with kernel_errors(f"bridge {name} in namespace {ns}"):
+            space.rtnl.link_new(link_msg(name, attrs=[linkinfo("bridge", data)]))
+
+    def bridge_set(
+        self,
+        ns: str,
+        name: str,
+        *,
+        stp_state: int | None = None,
+        forward_delay: float | None = None,
+        ageing_time: float | None = None,
+    ) -> None:
+        space = self._space(ns)
+        data: list[object] = []
+        if forward_delay is not None:
+            data.append(("IFLA_BR_FORWARD_DELAY", _centiseconds(forward_delay)))
+        if ageing_time is not None:
+            data.append(("IFLA_BR_AGEING_TIME", _centiseconds(ageing_time)))
+        if stp_state is not None:
+            data.append(("IFLA_BR_STP_STATE", stp_state))
+        with kernel_errors(f"bridge {name} in namespace {ns}"):
+            space.rtnl.link_change(link_msg(name, attrs=[linkinfo("bridge", data)]))
+
+    def _change(self, ns: str, name: str, what: str, attrs: list[object]) -> None:
+        space = self._space(ns)
+        with kernel_errors(f"{what} of {name} in namespace {ns}"):
+            space.rtnl.link_change(link_msg(name, attrs=attrs))
+
+    def link_set_up(self, ns: str, name: str, up: bool = True) -> None:
+        space = self._space(ns)
+        msg = link_msg(name)
+        msg["change"] = IFF_UP
+        msg["flags"] = IFF_UP if up else 0
+        with kernel_errors(f"setting {name} {'up' if up else 'down'} in namespace {ns}"):
+            space.rtnl.link_change(msg)
+            self._settle(space, name)
+
+    def _settle(self, space: Space, name: str) -> None:
+        """Run the pending linkwatch events of a device whose state just changed, of its veth
+        peer (whose carrier follows) and of its bridge (whose port state follows): the kernel
+        applies them from a workqueue up to a second later, and until then operstate, carrier
+        and the bridge port state are stale. A single RTM_GETLINK syncs one device."""
+        msg = space.rtnl.link_get(name)
+        master = msg.get_attr("IFLA_MASTER")
+        if master:
+            space.rtnl.link_get_index(int(master))
+        ref = observe.veth_peer_ref(msg)
+        if ref is not None:
+            peer_index, nsid = ref
+            owner = space if nsid is None else self._peer_space(space, nsid)
+            if owner is not None:
+                peer = owner.rtnl.link_get_index(peer_index)
+                peer_master = peer.get_attr("IFLA_MASTER")
+                if peer_master:
+                    owner.rtnl.link_get_index(int(peer_master))
+
+    def link_set_master(self, ns: str, name: str, master: str | None) -> None:
+        space = self._space(ns)
+        index = 0
+        if master is not None:
+            with kernel_errors(f"master {master} in namespace {ns}"):
+                index = space.rtnl.link_index(master)
+        self._change(ns, name, "master", [("IFLA_MASTER", index)])
+
+    def link_set_mtu(self, ns: str, name: str, mtu: int) -> None:
+        self._change(ns, name, "mtu", [("IFLA_MTU", mtu)])
+
+    def link_set_mac(self, ns: str, name: str, mac: str) -> None:
+        self._change(ns, name, "mac address", [("IFLA_ADDRESS", values.mac(mac))])
+
+    def link_rename(self, ns: str, name: str, new_name: str) -> None:
+        space = self._space(ns)
+        if not new_name:
+            # The kernel reads an empty IFLA_IFNAME as "no new name" and does nothing; ip(8)
+            # refuses it as an invalid name, and so do we.
+            raise from_errno(errno.EINVAL, f"renaming {name} in namespace {ns}: empty name")
+        with kernel_errors(f"renaming {name} to {new_name} in namespace {ns}"):
+            index = space.rtnl.link_index(name)
+            space.rtnl.link_change(link_msg(new_name, index=index))
+
+    def link_set_netns(self, ns: str, name: str, target_ns: str) -> None:
+        target = self._space(target_ns)
+        self._change(ns, name, f"namespace ({target_ns})", [("IFLA_NET_NS_FD", target.fd)])
+        self._learn_nsids(self._space(ns), target)
+
+    def bridge_port_set(
+        self, ns: str, name: str, *, hairpin: bool | None = None, learning: bool | None = None
+    ) -> None:
+        data: list[object] = []
+        if hairpin is not None:
+            data.append(("IFLA_BRPORT_MODE", int(hairpin)))
+        if learning is not None:
+            data.append(("IFLA_BRPORT_LEARNING", int(learning)))
+        self._change(ns, name, "bridge port flags", [port_info(data)])
+
+    def link_delete(self, ns: str, name: str) -> None:
+        space = self._space(ns)
+        with kernel_errors(f"deleting {name} in namespace {ns}"):
+            space.rtnl.link_delete(link_msg(name))
+
+    def _names(self, space: Space) -> dict[int, str]:
+        return {int(m["index"]): str(m.get_attr("IFLA_IFNAME")) for m in space.rtnl.links()}
+
+    def _peer_space(self, space: Space, nsid: int) -> Space | None:
+        """The world namespace that `space` calls `nsid` (IFLA_LINK_NETNSID of a veth)."""
+        if nsid not in space.nsids:
+            for other in self._spaces.values():
+                if other is not space:
+                    other_id = space.rtnl.nsid_of(other.fd)
+                    if other_id >= 0:
+                        space.nsids[other_id] = other.name
+        owner = space.nsids.get(nsid)
+        return self._spaces.get(owner) if owner is not None else None
+
+    def link_list(self, ns: str) -> list[Link]:
+        space = self._space(ns)
+        with kernel_errors(f"listing links of namespace {ns}"):
+            # A dump reports operstates as they are, pending linkwatch events included; one
+            # RTM_GETLINK per device settles each first (see Channel.link_get).
+            names = self._names(space)
+            msgs = [space.rtnl.link_get_index(index) for index in sorted(names)]
+            peer_names: dict[str, dict[int, str]] = {ns: names}
+            return [self._describe(space, msg, peer_names) for msg in msgs]
+
+    def link_get(self, ns: str, name: str) -> Link:
+        space = self._space(ns)
+        with kernel_errors(f"device {name} in namespace {ns}"):
+            msg = space.rtnl.link_get(name)
+            return self._describe(space, msg, {ns: self._names(space)})
+
+    def _describe(self, space: Space, msg: object, names: dict[str, dict[int, str]]) -> Link:
+        """The Link of `msg`; `names` caches index->name per namespace, for master and peer."""
+        peer: tuple[str | None, str | None] = (None, None)
+        ref = observe.veth_peer_ref(msg)
+        if ref is not None:
+            peer_index, nsid = ref
+            owner = space if nsid is None else self._peer_space(space, nsid)
+            if owner is not None:
+                if owner.name not in names:
+                    names[owner.name] = self._names(owner)
+                peer = (names[owner.name].get(peer_index), owner.name)
+        return observe.link(space.name, msg, names[space.name], peer)
+
+    def _index(self, space: Space, ifname: str) -> int:
+        with kernel_errors(f"device {ifname} in namespace {space.name}"):
+            return space.rtnl.link_index(ifname)
+
+    # -- addresses -----------------------------------------------------------------------
+    def addr_add(self, ns: str, ifname: str, cidr: str) -> None:
+        space = self._space(ns)
+        ip, prefixlen = values.interface(cidr)
+        index = self._index(space, ifname)
+        with kernel_errors(f"address {cidr} on {ifname} in namespace {ns}"):
+            space.rtnl.address_add(addr_msg(index, ip, prefixlen))
+
+    def addr_delete(self, ns: str, ifname: str, cidr: str) -> None:
+        space = self._space(ns)
+        ip, prefixlen = values.interface(cidr)
+        index = self._index(space, ifname)
+        with kernel_errors(f"address {cidr} on {ifname} in namespace {ns}"):
+            space.rtnl.address_delete(addr_msg(index, ip, prefixlen))
+
+    def addr_list(self, ns: str, ifname: str | None = None) -> list[Address]:
+        space = self._space(ns)
+        with kernel_errors(f"listing addresses of namespace {ns}"):
+            names = self._names(space)
+            msgs = space.rtnl.addresses()
+        values.require_name(names, ifname, ns)
+        found = [observe.address(ns, m, names) for m in msgs]
+        return [a for a in found if ifname is None or a.ifname == ifname]
+
+    # -- routes --------------------------------------------------------------------------
+    def _route_msg(self, space: Space, dst: str, gateway: str | None, dev: str | None,
+                   metric: int | None, *, adding: bool) -> object:
+        prefix, prefixlen = values.destination(dst)
+        gateway = values.address(gateway) if gateway is not None else None
+        oif = self._index(space, dev) if dev is not None else None
+        return route_msg(prefix, prefixlen, gateway=gateway, oif=oif, metric=metric,
+                         adding=adding)
+
+    def route_add(self, ns: str, dst: str, *, gateway: str | None = None,
+                  dev: str | None = None, metric: int | None = None) -> None:
+        space = self._space(ns)
+        msg = self._route_msg(space, dst, gateway, dev, metric, adding=True)
+        with kernel_errors(f"route {dst} in namespace {ns}"):
+            space.rtnl.route_add(msg)
+
+    def route_delete(self, ns: str, dst: str, *, gateway: str | None = None,
+                     dev: str | None = None, metric: int | None = None) -> None:
+        space = self._space(ns)
+        msg = self._route_msg(space, dst, gateway, dev, metric, adding=False)
+        with kernel_errors(f"route {dst} in namespace {ns}"):
+            space.rtnl.route_delete(msg)
+
+    def route_list(self, ns: str) -> list[Route]:
+        space = self._space(ns)
+        with kernel_errors(f"listing routes of namespace {ns}"):
+            names = self._names(space)
+            msgs = space.rtnl.routes()
+        return [observe.route(ns, m, names) for m in msgs if observe.is_main_table(m)]
+
+    def route_get(self, ns: str, dst: str) -> RouteDecision:
+        space = self._space(ns)
+        ip = values.address(dst)
+        with kernel_errors(f"route to {dst} in namespace {ns}"):
+            msg = space.rtnl.route_get(ip)
+            names = self._names(space)
+        return observe.route_decision(ip, msg, names)
+
+    # -- neighbours and FDB ------------------------------------------------------------------
+    def neigh_list(self, ns: str, ifname: str | None = None) -> list[Neighbour]:
+        space = self._space(ns)
+        with kernel_errors(f"listing neighbours of namespace {ns}"):
+            names = self._names(space)
+            msgs = space.rtnl.neighbours(socket.AF_INET)
+        values.require_name(names, ifname, ns)
+        found = []
+        for msg in msgs:
+            state = observe.neigh_state(int(msg["state"]))
+            dev = names.get(int(msg["ifindex"]), "")
+            if state is None or (ifname is not None and dev != ifname):
+                continue
+            mac = msg.get_attr("NDA_LLADDR")
+            found.append(Neighbour(ns=ns, ifname=dev, ip=str(msg.get_attr("NDA_DST")),
+                                   mac=str(mac).lower() if mac else None, state=state))
+        return found
+
+    def neigh_flush(self, ns: str, ifname: str | None = None) -> None:
+        space = self._space(ns)
+        keep = observe.NUD_PERMANENT | observe.NUD_NOARP  # as `ip neigh flush` keeps them
+        with kernel_errors(f"flushing neighbours of namespace {ns}"):
+            names = self._names(space)
+            values.require_name(names, ifname, ns)
+            for msg in space.rtnl.neighbours(socket.AF_INET):
+                index = int(msg["ifindex"])
+                if int(msg["state"]) & keep or (ifname is not None and names.get(index) != ifname):
+                    continue
+                try:
+                    space.rtnl.neighbour_delete(
+                        neigh_delete_msg(index, str(msg.get_attr("NDA_DST"))))
+                except NetlinkError as err:
+                    if err.code != errno.ENOENT:  # ENOENT: it expired meanwhile
+                        raise
+
+    def fdb_list(self, ns: str, bridge: str | None = None) -> list[FdbEntry]:
+        space = self._space(ns)
+        with kernel_errors(f"listing the FDB of namespace {ns}"):
+            names = self._names(space)
+            msgs = space.rtnl.neighbours(AF_BRIDGE)
+        values.require_name(names, bridge, ns)
+        found: list[FdbEntry] = []
+        for msg in msgs:
+            entry = observe.fdb_entry(ns, msg, names)
+            # The kernel reports an entry once per VLAN of the port (vid 0 and the default
+            # pvid 1 even without VLAN filtering); ctrnet has no VLANs, so once.
+            if entry is None or entry in found or (bridge is not None and entry.bridge != bridge):
+                continue
+            found.append(entry)
+        return found
+
+    def fdb_add(self, ns: str, port: str, mac: str) -> None:
+        space = self._space(ns)
+        index = self._index(space, port)
+        with kernel_errors(f"FDB entry {mac} on {port} in namespace {ns}"):
+            space.rtnl.neighbour_add(fdb_msg(index, values.mac(mac)))
+
+    def fdb_delete(self, ns: str, port: str, mac: str) -> None:
+        space = self._space(ns)
+        index = self._index(space, port)
+        with kernel_errors(f"FDB entry {mac} on {port} in namespace {ns}"):
+            space.rtnl.neighbour_delete(fdb_msg(index, values.mac(mac)))
+
+    # -- sysctls -------------------------------------------------------------------------
+    def sysctl_get(self, ns: str, key: str) -> str:
+        space = self._space(ns)
+        values.check_sysctl_key(key)
+        with kernel_errors(f"sysctl {key} in namespace {ns}"), nsfs.entered(space.fd):
+            return nsfs.read_sysctl(key)
+
+    def sysctl_set(self, ns: str, key: str, value: str) -> None:
+        space = self._space(ns)
+        values.check_sysctl_key(key)
+        with kernel_errors(f"sysctl {key}={value} in namespace {ns}"), nsfs.entered(space.fd):
+            nsfs.write_sysctl(key, value)
+
+    # -- probes and clock --------------------------------------------------------------------
+    def ping(self, ns: str, dst: str, *, count: int = 1, timeout: float = 1.0,
+             interval: float = 0.2) -> PingResult:
+        space = self._space(ns)
+        return probe.ping(space.real, ns, dst, count=count, timeout=timeout, interval=interval)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def now(self) -> float:
+        return time.monotonic()
