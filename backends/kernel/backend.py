@@ -24,6 +24,7 @@ from ctrnet.types import Address, FdbEntry, Link, Neighbour, PingResult, Route, 
 from . import lifecycle, nsfs, observe, probe, spaces, values
 from .errors import kernel_errors
 from .lifecycle import NETNS_PREFIX
+from .etcfiles import EtcFilesMixin
 from .netfilter import NetfilterMixin
 from .rtnl import (
     AF_BRIDGE,
@@ -45,7 +46,7 @@ def _centiseconds(seconds: float) -> int:
     return round(seconds * observe.USER_HZ)
 
 
-class KernelBackend(NetfilterMixin, Backend):
+class KernelBackend(NetfilterMixin, EtcFilesMixin, Backend):
     """A world of real network namespaces. `ipv6=True` keeps IPv6 enabled in them."""
 
     name = "kernel"

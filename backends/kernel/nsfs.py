@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import shutil
 import signal
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from contextlib import contextmanager
 
 #: Where `ip netns` keeps its namespaces (iproute2's NETNS_RUN_DIR).
 NETNS_RUN_DIR = "/run/netns"
+#: Where `ip netns exec` finds per-namespace /etc files (iproute2's NETNS_ETC_DIR).
+NETNS_ETC_DIR = "/etc/netns"
 
 _CLONE_NEWNET = 0x40000000
 _MS_REC = 0x4000
@@ -131,6 +134,21 @@ def remove(real_name: str) -> None:
     try:
         os.unlink(path)
     except FileNotFoundError:
+        pass
+    _remove_etc(real_name)
+
+
+def etc_dir(real_name: str) -> str:
+    """/etc/netns/`real_name`: the namespace's own /etc files, as `ip netns exec` sees them."""
+    return os.path.join(NETNS_ETC_DIR, real_name)
+
+
+def _remove_etc(real_name: str) -> None:
+    """Remove the namespace's /etc/netns directory, and /etc/netns itself once empty."""
+    shutil.rmtree(etc_dir(real_name), ignore_errors=True)
+    try:
+        os.rmdir(NETNS_ETC_DIR)
+    except OSError:  # not empty (other namespaces' files) or not there
         pass
 
 

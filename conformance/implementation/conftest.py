@@ -1,0 +1,57 @@
+"""Fixtures and markers of the implementation-conformance suite.
+
+`impl` is the implementation under test (CTRNET_IMPL, default the reference "ctrnet") acting
+on the `backend` world; it is torn down, and every network it set up removed, after the
+test. Markers: `checklist(item)` (one of the guide's six items), `topic(name)` (the extras),
+`impl_requires(capability, ...)` (skip when the implementation lacks one).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from ctrnet.backend import Backend
+
+from .adapter import IMPLEMENTATIONS, Implementation
+
+CHECKLIST = ("veth", "bridge", "nat", "netlink", "netns", "ipam")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "checklist(item): the guide's checklist item a test "
+                                       f"evidences, one of {', '.join(CHECKLIST)}")
+    config.addinivalue_line("markers", "topic(name): an extra beyond the checklist (modes, "
+                                       "publishing, isolation, rollback, ...)")
+    config.addinivalue_line("markers", "impl_requires(capability, ...): skip unless the "
+                                       "implementation has these capabilities")
+
+
+@pytest.fixture
+def impl(backend: Backend, tmp_path: object, request: pytest.FixtureRequest
+         ) -> Iterator[Implementation]:
+    name = os.environ.get("CTRNET_IMPL", "ctrnet")
+    for capability in sorted(IMPLEMENTATIONS[name].backend_needs):
+        reason = backend.missing(capability)
+        if reason:
+            pytest.skip(f"implementation {name!r} needs it: {reason}")
+    implementation = IMPLEMENTATIONS[name](backend, str(tmp_path))
+    for marker in request.node.iter_markers("impl_requires"):
+        for capability in marker.args:
+            reason = implementation.missing(capability)
+            if reason:
+                pytest.skip(reason)
+    try:
+        yield implementation
+    finally:
+        implementation.teardown()
+
+
+def make_containers(backend: Backend, count: int, prefix: str = "c") -> list[str]:
+    """`count` empty container namespaces c1..cN (what a runtime makes before calling ADD)."""
+    names = [f"{prefix}{i}" for i in range(1, count + 1)]
+    for name in names:
+        backend.netns_add(name)
+    return names
