@@ -12,9 +12,9 @@ import abc
 import errno
 import importlib
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ctrnet.errors import InvalidConfig, NotFound
+from ctrnet.errors import InvalidConfig, NotFound, from_errno
 from ctrnet.types import (
     Address,
     ConnectResult,
@@ -30,6 +30,9 @@ from ctrnet.types import (
     RouteDecision,
     TransferResult,
 )
+
+if TYPE_CHECKING:
+    from ctrnet.troubleshoot.trace import PacketTrace
 
 #: Name of the namespace containers are attached from, in every world.
 HOST_NS = "host"
@@ -60,6 +63,31 @@ class Listener(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Capture(abc.ABC):
+    """A packet capture on one interface (see `Backend.capture_start`): both directions,
+    like `tcpdump -i IFNAME`."""
+
+    ns: str
+    ifname: str
+
+    @abc.abstractmethod
+    def stop(self) -> bytes:
+        """Stop capturing (idempotent) and return what was captured as a pcap file."""
+
+    def save(self, path: str) -> int:
+        """Stop and write the pcap file to `path`; the number of bytes written."""
+        data = self.stop()
+        with open(path, "wb") as out:
+            out.write(data)
+        return len(data)
+
+    def __enter__(self) -> Capture:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 class Backend(abc.ABC):
@@ -258,6 +286,107 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def sysctl_set(self, ns: str, key: str, value: str) -> None: ...
+
+    # -- troubleshooting (capabilities "capture" and "trace") ---------------------------------
+    def capture_start(self, ns: str, ifname: str, *, filter: str | None = None) -> Capture:
+        """Capture the frames `ifname` sends and receives from now on, as Ethernet frames;
+        `filter` is a pcap-filter expression (host, net, port, tcp/udp/icmp/arp, and/or/not).
+        ENODEV if there is no such device."""
+        raise from_errno(errno.EOPNOTSUPP, f"backend {self.name!r} cannot capture")
+
+    def trace(self, ns: str, dst: str, *, proto: str = "icmp", port: int | None = None,
+              timeout: float = 1.0) -> PacketTrace:
+        """Send one probe (ICMP echo, TCP connect or UDP datagram) from `ns` to `dst` and
+        follow it and its reply hop by hop. The world is expected to be otherwise quiet."""
+        raise from_errno(errno.EOPNOTSUPP, f"backend {self.name!r} cannot trace")
+
+    # -- netfilter -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def iptables_restore(
+        self, ns: str, text: str, *, noflush: bool = True, test: bool = False
+    ) -> None:
+        """Apply `iptables-restore` text atomically: one bad line and nothing changes (the error
+        names it). `noflush` keeps what the tables hold; `test` only checks the text."""
+
+    @abc.abstractmethod
+    def iptables_save(
+        self, ns: str, *, table: str | None = None, counters: bool = False
+    ) -> str:
+        """The namespace's rules as `iptables-save [-t TABLE] [-c]` prints them (no comment or
+        timestamp lines)."""
+
+    @abc.abstractmethod
+    def iptables_zero(self, ns: str, *, table: str = "filter", chain: str | None = None) -> None:
+        """Zero packet and byte counters (`iptables -t TABLE -Z [CHAIN]`)."""
+
+    @abc.abstractmethod
+    def ebtables(self, ns: str, argv: list[str]) -> str:
+        """Run one `ebtables` command on the filter table (e.g. ["-A", "FORWARD", "-s", "!",
+        MAC, "-i", PORT, "-j", "DROP"]) and return what it prints (for -L)."""
+
+    @abc.abstractmethod
+    def conntrack_list(self, ns: str) -> list[ConntrackEntry]:
+        """The namespace's conntrack table (`conntrack -L`)."""
+
+    @abc.abstractmethod
+    def conntrack_flush(self, ns: str) -> None: ...
+
+    # -- traffic control -----------------------------------------------------------------
+    @abc.abstractmethod
+    def tc_tbf_set(
+        self, ns: str, dev: str, *, rate_bps: int, burst: int, latency: float
+    ) -> None:
+        """Make a token-bucket filter the root qdisc of `dev` (replace semantics)."""
+
+    @abc.abstractmethod
+    def tc_qdisc_delete(self, ns: str, dev: str) -> None:
+        """Remove the root qdisc; ENOENT when the device has only its default one."""
+
+    @abc.abstractmethod
+    def tc_qdisc_get(self, ns: str, dev: str) -> Qdisc:
+        """The root qdisc of `dev` (the default one when none was set)."""
+
+    # -- transport probes ----------------------------------------------------------------
+    @abc.abstractmethod
+    def listen(self, ns: str, proto: Proto, port: int, address: str = "0.0.0.0") -> Listener:
+        """A listener in `ns`: TCP accepts and reads until EOF (answering a transfer with the
+        byte count), UDP echoes each datagram; both record the source address and port of
+        every peer. EADDRINUSE if the port is taken."""
+
+    @abc.abstractmethod
+    def connect(
+        self,
+        ns: str,
+        proto: Proto,
+        dst: str,
+        port: int,
+        *,
+        timeout: float = 1.0,
+        payload: bytes = b"ctrnet",
+    ) -> ConnectResult:
+        """Connect from `ns` (TCP: handshake, send payload, close; UDP: send payload, wait for
+        the echo) and say how it ended."""
+
+    @abc.abstractmethod
+    def transfer(
+        self, ns: str, dst: str, port: int, nbytes: int, *, timeout: float = 30.0
+    ) -> TransferResult:
+        """Send `nbytes` over TCP to a listener and time it until the listener has them all."""
+
+    # -- per-namespace files (iproute2's /etc/netns/NAME/ convention) -----------------------
+    @abc.abstractmethod
+    def etc_write(self, ns: str, filename: str, text: str) -> None:
+        """Write /etc/netns/NS/FILENAME (e.g. "resolv.conf"), which `ip netns exec` shows the
+        namespace's programs as /etc/FILENAME. Kernel: a real file, removed with the namespace;
+        simulator: a virtual file. ENOENT if the namespace does not exist."""
+
+    @abc.abstractmethod
+    def etc_read(self, ns: str, filename: str) -> str | None:
+        """The file's text, or None when there is none."""
+
+    @abc.abstractmethod
+    def etc_delete(self, ns: str, filename: str) -> None:
+        """Remove the file; idempotent."""
 
     # -- probes and clock --------------------------------------------------------------------
     @abc.abstractmethod

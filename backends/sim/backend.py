@@ -1,8 +1,9 @@
 """SimBackend: the Backend protocol over the in-memory world.
 
 Parses the caller's strings, looks objects up (ENOENT for a namespace, ENODEV for a
-device, as the kernel answers), delegates to `links`, `routing`, `neighbour` and `ipv4`,
-and turns the world's records into the observation types of `ctrnet.types`.
+device, as the kernel answers), delegates to `links`, `routing`, `neighbour` and `ipv4`
+(netfilter, tc and transport operations: `operations.NetfilterOps`), and turns the world's
+records into the observation types of `ctrnet.types`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from ctrnet.backends.sim import links, routing
 from ctrnet.backends.sim.bridge import MAX_FORWARD_DELAY, MIN_FORWARD_DELAY, FdbRecord
 from ctrnet.backends.sim.devices import Bridge, Device, Veth
 from ctrnet.backends.sim.ipv4 import ip_local_out, route_output
+from ctrnet.backends.sim.etcfiles import EtcFilesOps
+from ctrnet.backends.sim.operations import NetfilterOps
 from ctrnet.backends.sim.packet import (
     ICMP_ECHO,
     IPPROTO_ICMP,
@@ -72,11 +75,12 @@ def _centi(seconds: float) -> float:
     return round(seconds * 100) / 100
 
 
-class SimBackend(Backend):
+class SimBackend(NetfilterOps, EtcFilesOps, Backend):
     """A deterministic in-memory world; `seed` picks the MACs it hands out."""
 
     name = "sim"
-    capabilities = frozenset({"virtual-clock", "live-rename", "ping"})
+    capabilities = frozenset({"virtual-clock", "live-rename", "ping", "iptables", "ebtables",
+                              "tc", "conntrack"})
 
     def __init__(self, seed: int = 0) -> None:
         self.world = World(seed)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ctrnet.backends.sim.hooks import Hook
-from ctrnet.backends.sim.packet import ETH_P_IP, Frame, is_multicast_mac
+from ctrnet.backends.sim.packet import Frame, is_multicast_mac
 
 from ctrnet.types import PortState
 
@@ -261,29 +261,30 @@ def _should_deliver(port: Port, ingress: Port | None, now: float) -> bool:
     return (port is not ingress or port.hairpin) and port.state(now) == PortState.FORWARDING
 
 
-def _egress(world: World, br: BridgeState, port: Port, frame: Frame, forwarded: bool) -> None:
-    ns = br.dev.ns
-    if frame.ethertype == ETH_P_IP:
-        hooks = world.hooks
-        if forwarded and not hooks.run(Hook.BR_FORWARD, ns, frame, None, port.dev):
-            return
-        if not hooks.run(Hook.BR_POSTROUTING, ns, frame, None, port.dev):
-            return
-    world.xmit(port.dev, frame)
+def _egress(world: World, br: BridgeState, port: Port, frame: Frame,
+            ingress: Port | None) -> None:
+    """__br_forward: LOCAL_OUT for what the bridge device sends, FORWARD for what it bridges,
+    then POSTROUTING (ebtables and, for IPv4, br_netfilter's iptables)."""
+    hooks = world.hooks
+    out = hooks.bridge(Hook.BR_FORWARD if ingress is not None else Hook.BR_LOCAL_OUT, br, frame,
+                       ingress, port)
+    if out is not None:
+        out = hooks.bridge(Hook.BR_POSTROUTING, br, out, ingress, port)
+    if out is not None:
+        world.xmit(port.dev, out)
 
 
 def _flood(world: World, br: BridgeState, frame: Frame, ingress: Port | None,
            now: float) -> None:
     for port in br.ports.values():
         if _should_deliver(port, ingress, now):
-            _egress(world, br, port, frame, ingress is not None)
+            _egress(world, br, port, frame, ingress)
 
 
-def _pass_up(world: World, br: BridgeState, frame: Frame) -> None:
-    if frame.ethertype == ETH_P_IP and not world.hooks.run(
-            Hook.BR_LOCAL_IN, br.dev.ns, frame, br.dev, None):
-        return
-    world.stack_receive(br.dev, frame)
+def _pass_up(world: World, br: BridgeState, frame: Frame, ingress: Port) -> None:
+    out = world.hooks.bridge(Hook.BR_LOCAL_IN, br, frame, ingress, None)
+    if out is not None:
+        world.stack_receive(br.dev, out)
 
 
 def bridge_receive(world: World, port: Port, frame: Frame) -> None:
@@ -298,28 +299,37 @@ def bridge_receive(world: World, port: Port, frame: Frame) -> None:
         br.learn(port, frame.src, now)
     if state == PortState.LEARNING:
         return
-    if frame.ethertype == ETH_P_IP and not world.hooks.run(
-            Hook.BR_PREROUTING, br.dev.ns, frame, port.dev, None):
-        return
+    hooked = world.hooks.bridge(Hook.BR_PREROUTING, br, frame, port, None)
+    if hooked is not None:
+        bridge_finish(world, port, hooked, now)
+
+
+def bridge_finish(world: World, port: Port, frame: Frame, now: float) -> None:
+    """br_handle_frame_finish: deliver locally, forward, or flood a frame from `port`."""
+    br = port.br
     if is_multicast_mac(frame.dst):
         _flood(world, br, frame, port, now)
-        _pass_up(world, br, frame)
+        _pass_up(world, br, frame, port)
         return
     rec = br.lookup(frame.dst, now)
     if rec is None:
         # Unknown unicast is flooded, and not passed up unless the bridge is promiscuous.
         _flood(world, br, frame, port, now)
     elif rec.local:
-        _pass_up(world, br, frame)
+        _pass_up(world, br, frame, port)
     elif rec.port is not None and _should_deliver(rec.port, port, now):
-        _egress(world, br, rec.port, frame, True)
+        _egress(world, br, rec.port, frame, port)
 
 
 def bridge_xmit(world: World, br: BridgeState, frame: Frame) -> None:
     """br_dev_xmit: a frame the bridge device's own stack sends."""
     now = world.clock.now()
-    if frame.ethertype == ETH_P_IP and not world.hooks.run(
-            Hook.BR_LOCAL_OUT, br.dev.ns, frame, None, br.dev):
+    resumed = world.hooks.bridged_dnat(br, frame)
+    if resumed is not None:
+        # br_nf_prerouting_finish_bridge: a DNATed frame whose new neighbour had to be
+        # resolved first goes on being bridged from the port it came in by.
+        port, frame = resumed
+        bridge_finish(world, port, frame, now)
         return
     if is_multicast_mac(frame.dst):
         _flood(world, br, frame, None, now)
@@ -328,4 +338,4 @@ def bridge_xmit(world: World, br: BridgeState, frame: Frame) -> None:
     if rec is None:
         _flood(world, br, frame, None, now)
     elif rec.port is not None and not rec.local and _should_deliver(rec.port, None, now):
-        _egress(world, br, rec.port, frame, False)
+        _egress(world, br, rec.port, frame, None)

@@ -15,6 +15,7 @@ from ctrnet.types import LinkKind, OperState
 
 if TYPE_CHECKING:
     from ctrnet.backends.sim.bridge import BridgeState, Port
+    from ctrnet.backends.sim.tc import Tbf
     from ctrnet.backends.sim.world import Namespace
 
 IFNAMSIZ = 16
@@ -35,7 +36,8 @@ def check_ifname(name: str) -> None:
 
 
 class Device:
-    __slots__ = ("ns", "name", "index", "mac", "mtu", "up", "port", "addrs", "__weakref__")
+    __slots__ = ("ns", "name", "index", "mac", "mtu", "up", "port", "addrs", "qdisc",
+                 "__weakref__")
 
     kind: LinkKind = LinkKind.OTHER
 
@@ -48,6 +50,7 @@ class Device:
         self.up = False
         self.port: Port | None = None  # set while enslaved to a bridge
         self.addrs: list[tuple[int, int]] = []  # (ip, prefixlen), in order added
+        self.qdisc: Tbf | None = None  # root qdisc set by the user; None: the default one
 
     def carrier(self) -> bool:
         return True
@@ -78,12 +81,15 @@ class Loopback(Device):
 
 
 class Veth(Device):
-    __slots__ = ("peer",)
+    __slots__ = ("peer", "settled")
     kind = LinkKind.VETH
 
     def __init__(self, ns: Namespace, name: str, index: int, mac: int, mtu: int = 1500) -> None:
         super().__init__(ns, name, index, mac, mtu)
         self.peer: Veth = self  # replaced right after the pair is made
+        # The operstate linkwatch settled on when this end lost its carrier, where the lazy
+        # computation would now answer differently (the peer has since left the namespace).
+        self.settled: OperState | None = None
 
     def carrier(self) -> bool:
         # veth_open/veth_close: carrier on both ends only while both are up.
@@ -94,6 +100,8 @@ class Veth(Device):
             return OperState.DOWN
         if self.peer.up:
             return OperState.UP
+        if self.settled is not None:
+            return self.settled
         # default_operstate (net/core/link_watch.c, since 6.6): without carrier, look the
         # iflink (the peer's ifindex) up in *this* namespace; LOWERLAYERDOWN only if that
         # finds a device without carrier. A peer in another namespace is usually not found

@@ -3,8 +3,8 @@
 The IPv4 stack calls PREROUTING, INPUT, FORWARD, OUTPUT and POSTROUTING where ip_rcv,
 ip_local_deliver, ip_forward, __ip_local_out and ip_output do; the bridge calls the
 NF_BR_* hooks where br_handle_frame / br_forward / br_dev_xmit do (br_netfilter hands
-bridged IPv4 to iptables from there). Every hook accepts for now: iptables and conntrack
-evaluation plug in by replacing `Hooks.run`.
+bridged IPv4 to iptables from there). `Hooks` accepts everything; `netfilter.Netfilter`
+replaces it with iptables, conntrack, NAT and ebtables.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ctrnet.backends.sim.bridge import BridgeState, Port
     from ctrnet.backends.sim.devices import Device
     from ctrnet.backends.sim.packet import Frame, IPv4
     from ctrnet.backends.sim.world import Namespace
@@ -32,16 +33,22 @@ class Hook(StrEnum):
 
 
 class Hooks:
-    """The verdict point. `run` returns True to let the packet continue (NF_ACCEPT)."""
+    """The verdict points: each returns what continues (the packet, possibly rewritten by
+    NAT), or None when the packet is dropped (NF_DROP / NF_STOLEN)."""
 
     __slots__ = ()
 
-    def run(
-        self,
-        hook: Hook,
-        ns: Namespace,
-        packet: IPv4 | Frame,
-        indev: Device | None,
-        outdev: Device | None,
-    ) -> bool:
-        return True
+    def run(self, hook: Hook, ns: Namespace, packet: IPv4, indev: Device | None,
+            outdev: Device | None) -> IPv4 | None:
+        """An IPv4 hook (PREROUTING … POSTROUTING) of namespace `ns`."""
+        return packet
+
+    def bridge(self, hook: Hook, br: BridgeState, frame: Frame, in_port: Port | None,
+               out_port: Port | None) -> Frame | None:
+        """A bridge hook (BR_*) of bridge `br`, for any frame (ARP too)."""
+        return frame
+
+    def bridged_dnat(self, br: BridgeState, frame: Frame) -> tuple[Port, Frame] | None:
+        """For a frame the bridge device is asked to send: the port and frame to go on
+        bridging with, when br_netfilter parked it for neighbour resolution."""
+        return None

@@ -2,8 +2,9 @@
 
 Follows the kernel's order (ip_rcv -> PREROUTING -> route input -> INPUT / FORWARD ->
 POSTROUTING -> neighbour output; __ip_local_out -> OUTPUT -> POSTROUTING), calling the
-netfilter hook points of `hooks.py` where the kernel does. Packets to own addresses go
-through `lo`, so they are lost while lo is down, as on Linux.
+netfilter hook points of `hooks.py` where the kernel does (a hook may rewrite the packet:
+NAT). Local delivery hands ICMP to `icmp_rcv`, TCP and UDP to `sockets.py`. Packets to own
+addresses go through `lo`, so they are lost while lo is down, as on Linux.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from ctrnet.backends.sim.packet import (
     ICMP_ECHOREPLY,
     ICMP_TIME_EXCEEDED,
     IPPROTO_ICMP,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
     Frame,
     Icmp,
     IPv4,
@@ -61,6 +64,15 @@ class OutRoute:
 
 def route_output(ns: Namespace, dst: int) -> OutRoute:
     """ip_route_output: local table first, then the main table; ENETUNREACH if nothing."""
+    hit = ns.fib.cache.get(dst)
+    if hit is not None:
+        return hit  # type: ignore[return-value]
+    route = _route_output(ns, dst)
+    ns.fib.cache[dst] = route
+    return route
+
+
+def _route_output(ns: Namespace, dst: int) -> OutRoute:
     fib = ns.fib
     if dst == 0:
         # ip_route_output_key_hash_rcu: 0.0.0.0 means this host, via lo, from 127.0.0.1.
@@ -106,13 +118,19 @@ def netif_receive(world: World, dev: Device, frame: Frame) -> None:
 
 
 def ip_rcv(world: World, ns: Namespace, dev: Device, packet: IPv4, to_us: bool) -> None:
-    if not world.hooks.run(Hook.PREROUTING, ns, packet, dev, None):
+    hooked = world.hooks.run(Hook.PREROUTING, ns, packet, dev, None)
+    if hooked is None:
         return
-    if (ns.fib.is_local(packet.dst) or packet.dst == LIMITED_BROADCAST
-            or packet.dst in ns.fib.broadcasts):
-        if not world.hooks.run(Hook.INPUT, ns, packet, dev, None):
-            return
-        icmp_rcv(world, ns, packet)
+    packet = hooked
+    fib = ns.fib
+    if dev is not ns.lo and fib.is_local(packet.src) and ns.sysctl.get(
+            f"net.ipv4.conf.{dev.name}.accept_local", "0") == "0":
+        return  # fib_validate_source: our own address as source is a martian (accept_local 0)
+    if (fib.is_local(packet.dst) or packet.dst == LIMITED_BROADCAST
+            or packet.dst in fib.broadcasts):
+        hooked = world.hooks.run(Hook.INPUT, ns, packet, dev, None)
+        if hooked is not None:
+            ip_local_deliver(world, ns, hooked, dev)
         return
     # ip_route_input_slow: forwarding needs IN_DEV_FORWARD; otherwise the packet is dropped
     # silently (ip_error sends nothing when forwarding is off).
@@ -131,14 +149,17 @@ def ip_rcv(world: World, ns: Namespace, dev: Device, packet: IPv4, to_us: bool) 
         return
     forwarded = packet.copy()
     forwarded.ttl -= 1
-    if not world.hooks.run(Hook.FORWARD, ns, forwarded, dev, route.dev):
+    hooked = world.hooks.run(Hook.FORWARD, ns, forwarded, dev, route.dev)
+    if hooked is None:
         return
-    ip_output(world, ns, forwarded, route)
+    ip_output(world, ns, hooked, route)
 
 
 def ip_output(world: World, ns: Namespace, packet: IPv4, route: OutRoute) -> None:
-    if not world.hooks.run(Hook.POSTROUTING, ns, packet, None, route.dev):
+    hooked = world.hooks.run(Hook.POSTROUTING, ns, packet, None, route.dev)
+    if hooked is None:
         return
+    packet = hooked
     if route.local:
         # Local traffic loops through lo (dev_loopback_xmit); nothing passes while lo is down.
         world.xmit(ns.lo, Frame(0, 0, ETH_P_IP, packet))
@@ -161,15 +182,34 @@ def ip_local_out(world: World, ns: Namespace, packet: IPv4) -> bool:
         route = route_output(ns, packet.dst)
     except BackendError:
         return False
-    if not world.hooks.run(Hook.OUTPUT, ns, packet, None, route.dev):
+    dst = packet.dst
+    hooked = world.hooks.run(Hook.OUTPUT, ns, packet, None, route.dev)
+    if hooked is None:
         return True
-    ip_output(world, ns, packet, route)
+    if hooked.dst != dst:
+        # ip_route_me_harder: DNAT in OUTPUT sends the packet where its new address goes.
+        try:
+            route = route_output(ns, hooked.dst)
+        except BackendError:
+            return True
+    ip_output(world, ns, hooked, route)
     return True
+
+
+def ip_local_deliver(world: World, ns: Namespace, packet: IPv4, dev: Device) -> None:
+    """ip_local_deliver_finish: hand the packet to its protocol."""
+    proto = packet.proto
+    if proto == IPPROTO_ICMP:
+        icmp_rcv(world, ns, packet)
+    elif proto == IPPROTO_TCP or proto == IPPROTO_UDP:
+        from ctrnet.backends.sim.sockets import transport_rcv
+
+        transport_rcv(world, ns, packet)
 
 
 def icmp_rcv(world: World, ns: Namespace, packet: IPv4) -> None:
     icmp = packet.payload
-    if packet.proto != IPPROTO_ICMP:
+    if not isinstance(icmp, Icmp):
         return
     if icmp.type == ICMP_ECHO:
         if packet.dst == LIMITED_BROADCAST or packet.dst in ns.fib.broadcasts:
@@ -182,18 +222,35 @@ def icmp_rcv(world: World, ns: Namespace, packet: IPv4) -> None:
         ns.deliver_echo_reply(icmp.ident, icmp.seq, packet.ttl)
     else:
         ns.deliver_icmp_error(packet)
+        if isinstance(icmp.payload, IPv4) and icmp.payload.proto in (IPPROTO_TCP, IPPROTO_UDP):
+            from ctrnet.backends.sim.sockets import transport_err
+
+            transport_err(world, ns, packet)
 
 
-def icmp_error(world: World, ns: Namespace, offending: IPv4, type: int, code: int) -> None:
-    """icmp_send: report a problem with `offending` to its sender (never about an error)."""
+def icmp_error(world: World, ns: Namespace, offending: IPv4, type: int, code: int, *,
+               related: bool = False) -> None:
+    """icmp_send: report a problem with `offending` to its sender (never about an error).
+    `related`: tie the error to the offending packet's connection (nf_ct_attach, REJECT)."""
     inner = offending.payload
-    if offending.proto == IPPROTO_ICMP and inner.type not in (ICMP_ECHO, ICMP_ECHOREPLY):
+    if offending.proto == IPPROTO_ICMP and isinstance(inner, Icmp) \
+            and inner.type not in (ICMP_ECHO, ICMP_ECHOREPLY):
         return
     try:
         route = route_output(ns, offending.src)
     except BackendError:
         return
-    src = route.src if route.src is not None else 0
+    # __icmp_send: the offending packet's destination when it was for us, else the address
+    # routing picks toward its sender.
+    if ns.fib.is_local(offending.dst):
+        src = offending.dst
+    else:
+        src = route.src if route.src is not None else 0
     error = IPv4(src, offending.src, IPPROTO_ICMP, Icmp(type, code, payload=offending),
                  ttl=DEFAULT_TTL, ident=world.next_ip_id())
+    conn = offending.ct
+    if related and conn is not None:
+        from ctrnet.backends.sim.netfilter import attach_related
+
+        attach_related(error, offending)
     ip_local_out(world, ns, error)

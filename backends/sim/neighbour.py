@@ -108,6 +108,41 @@ def _arp_sip(ns: Namespace, dev: Device, packet: IPv4 | None, target: int) -> in
     return ns.select_src(dev, target) or 0
 
 
+class _Retransmit:
+    """A solicitation retransmission (neigh_timer_handler); a picklable timer that acts only
+    if the entry is still in the state it was armed in."""
+
+    __slots__ = ("world", "ns", "entry", "sip", "dst_mac", "state", "since")
+
+    def __init__(self, world: World, ns: Namespace, entry: Entry, sip: int, dst_mac: int) -> None:
+        self.world, self.ns, self.entry, self.sip, self.dst_mac = world, ns, entry, sip, dst_mac
+        self.state, self.since = entry.state, entry.since
+
+    def __call__(self) -> None:
+        entry, ns = self.entry, self.ns
+        if (ns.neigh.entries.get((entry.dev, entry.ip)) is entry and entry.state == self.state
+                and entry.since == self.since and entry.dev.ns is ns):
+            entry.last_probe = self.world.clock.now()
+            _arp_request(self.world, entry.dev, self.sip, entry.ip,
+                         self.dst_mac if entry.mac is None else entry.mac)
+
+
+class _DelayProbe:
+    """DELAY expired without confirmation: probe by unicast (a picklable timer)."""
+
+    __slots__ = ("world", "ns", "entry", "since")
+
+    def __init__(self, world: World, ns: Namespace, entry: Entry) -> None:
+        self.world, self.ns, self.entry, self.since = world, ns, entry, entry.since
+
+    def __call__(self) -> None:
+        entry = self.entry
+        if (self.ns.neigh.entries.get((entry.dev, entry.ip)) is entry
+                and entry.settle(self.world.clock.now()) == NeighState.PROBE
+                and entry.since == self.since + DELAY_FIRST_PROBE and entry.mac is not None):
+            _start_resolution(self.world, self.ns, entry, None, entry.mac)
+
+
 def _start_resolution(world: World, ns: Namespace, entry: Entry, packet: IPv4 | None,
                       dst_mac: int) -> None:
     """Send the first solicitation now and arm the retransmissions (neigh_timer_handler):
@@ -115,15 +150,7 @@ def _start_resolution(world: World, ns: Namespace, entry: Entry, packet: IPv4 | 
     now = world.clock.now()
     entry.last_probe = now
     sip = _arp_sip(ns, entry.dev, packet, entry.ip)
-    state, since = entry.state, entry.since
-
-    def retransmit() -> None:
-        if (ns.neigh.entries.get((entry.dev, entry.ip)) is entry and entry.state == state
-                and entry.since == since and entry.dev.ns is ns):
-            entry.last_probe = world.clock.now()
-            _arp_request(world, entry.dev, sip, entry.ip,
-                         dst_mac if entry.mac is None else entry.mac)
-
+    retransmit = _Retransmit(world, ns, entry, sip, dst_mac)
     _arp_request(world, entry.dev, sip, entry.ip, dst_mac)
     for n in range(1, SOLICIT):
         world.schedule(now + n * RETRANS, retransmit)
@@ -131,15 +158,7 @@ def _start_resolution(world: World, ns: Namespace, entry: Entry, packet: IPv4 | 
 
 def _arm_delay(world: World, ns: Namespace, entry: Entry) -> None:
     """DELAY: without confirmation, probe by unicast after delay_first_probe_time."""
-    since = entry.since
-
-    def probe() -> None:
-        if (ns.neigh.entries.get((entry.dev, entry.ip)) is entry
-                and entry.settle(world.clock.now()) == NeighState.PROBE
-                and entry.since == since + DELAY_FIRST_PROBE and entry.mac is not None):
-            _start_resolution(world, ns, entry, None, entry.mac)
-
-    world.schedule(since + DELAY_FIRST_PROBE, probe)
+    world.schedule(entry.since + DELAY_FIRST_PROBE, _DelayProbe(world, ns, entry))
 
 
 def neigh_output(world: World, ns: Namespace, dev: Device, nexthop: int, packet: IPv4) -> None:

@@ -1,4 +1,5 @@
-"""Frames on the simulated wire: Ethernet carrying ARP or IPv4 (ICMP), with real header fields.
+"""Frames on the simulated wire: Ethernet carrying ARP or IPv4 (ICMP, TCP, UDP), with real
+header fields.
 
 Addresses are ints internally (MAC 48 bit, IPv4 32 bit) for speed; `mac_str`/`ip_str` and the
 parsers convert at the backend boundary. Fields are those a pcap writer needs later.
@@ -16,10 +17,32 @@ ARPOP_REQUEST = 1
 ARPOP_REPLY = 2
 
 IPPROTO_ICMP = 1
+IPPROTO_TCP = 6
+IPPROTO_UDP = 17
 ICMP_ECHOREPLY = 0
 ICMP_DEST_UNREACH = 3
 ICMP_ECHO = 8
 ICMP_TIME_EXCEEDED = 11
+#: ICMP_DEST_UNREACH codes (include/uapi/linux/icmp.h).
+ICMP_NET_UNREACH = 0
+ICMP_HOST_UNREACH = 1
+ICMP_PROT_UNREACH = 2
+ICMP_PORT_UNREACH = 3
+ICMP_NET_ANO = 9
+ICMP_HOST_ANO = 10
+ICMP_PKT_FILTERED = 13
+
+#: TCP header flags.
+TCP_FIN = 0x01
+TCP_SYN = 0x02
+TCP_RST = 0x04
+TCP_PSH = 0x08
+TCP_ACK = 0x10
+
+IP_HEADER = 20
+ICMP_HEADER = 8
+TCP_HEADER = 20
+UDP_HEADER = 8
 
 #: net.ipv4.ip_default_ttl
 DEFAULT_TTL = 64
@@ -66,10 +89,59 @@ class Icmp:
         self.payload = payload  # echo data, or the offending IPv4 header for errors
 
 
-class IPv4:
-    __slots__ = ("src", "dst", "ttl", "proto", "ident", "payload")
+class Tcp:
+    """A TCP segment: ports, sequence and acknowledgement numbers, flags, and the length of
+    its data (the bytes themselves only when a probe carries a payload)."""
 
-    def __init__(self, src: int, dst: int, proto: int, payload: Icmp,
+    __slots__ = ("sport", "dport", "seq", "ack", "flags", "size", "data", "mss", "sack")
+
+    def __init__(self, sport: int, dport: int, seq: int, ack: int, flags: int,
+                 size: int = 0, data: bytes = b"", mss: int = 0,
+                 sack: tuple[tuple[int, int], ...] = ()) -> None:
+        self.sport = sport
+        self.dport = dport
+        self.seq = seq
+        self.ack = ack
+        self.flags = flags
+        self.size = size  # bytes of data (`data` holds them only when they matter)
+        self.data = data
+        self.mss = mss  # the MSS option of a SYN
+        self.sack = sack  # SACK blocks [start, end) of an ACK
+
+    def with_ports(self, sport: int, dport: int) -> Tcp:
+        return Tcp(sport, dport, self.seq, self.ack, self.flags, self.size, self.data,
+                   self.mss, self.sack)
+
+    def header(self) -> int:
+        # Linux sends timestamps on every segment (12 option bytes); a SYN also carries
+        # MSS, SACK-permitted and window scale (20 option bytes in all).
+        return TCP_HEADER + (20 if self.flags & TCP_SYN else 12)
+
+
+class Udp:
+    __slots__ = ("sport", "dport", "data")
+
+    def __init__(self, sport: int, dport: int, data: bytes) -> None:
+        self.sport = sport
+        self.dport = dport
+        self.data = data
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def with_ports(self, sport: int, dport: int) -> Udp:
+        return Udp(sport, dport, self.data)
+
+
+class IPv4:
+    """An IPv4 packet. `ct`/`ctdir` are the conntrack entry it belongs to and its direction
+    (skb->_nfct), `brnf` the bridge ports br_netfilter saw it on (skb's nf_bridge info)."""
+
+    __slots__ = ("src", "dst", "ttl", "proto", "ident", "payload", "ct", "ctdir", "ctinfo",
+                 "brnf", "mark")
+
+    def __init__(self, src: int, dst: int, proto: int, payload: Icmp | Tcp | Udp,
                  ttl: int = DEFAULT_TTL, ident: int = 0) -> None:
         self.src = src
         self.dst = dst
@@ -77,9 +149,29 @@ class IPv4:
         self.proto = proto
         self.ident = ident
         self.payload = payload
+        self.ct: object = None
+        self.ctdir = 0
+        self.ctinfo = 0
+        self.brnf: object = None
+        self.mark = 0
 
     def copy(self) -> IPv4:
-        return IPv4(self.src, self.dst, self.proto, self.payload, self.ttl, self.ident)
+        dup = IPv4(self.src, self.dst, self.proto, self.payload, self.ttl, self.ident)
+        dup.ct, dup.ctdir, dup.ctinfo = self.ct, self.ctdir, self.ctinfo
+        dup.brnf, dup.mark = self.brnf, self.mark
+        return dup
+
+    def length(self) -> int:
+        """Total length: what iptables byte counters and the qdiscs count."""
+        payload = self.payload
+        if isinstance(payload, Tcp):
+            return IP_HEADER + payload.header() + payload.size
+        if isinstance(payload, Udp):
+            return IP_HEADER + UDP_HEADER + len(payload.data)
+        inner = payload.payload
+        if isinstance(inner, IPv4):  # an ICMP error quotes the header and 8 bytes
+            return IP_HEADER + ICMP_HEADER + IP_HEADER + 8
+        return IP_HEADER + ICMP_HEADER + (len(inner) if isinstance(inner, bytes) else 56)
 
 
 class Arp:
@@ -103,3 +195,14 @@ class Frame:
         self.src = src
         self.ethertype = ethertype
         self.payload = payload
+
+
+ETH_HEADER = 14
+
+
+def frame_length(frame: Frame) -> int:
+    """Bytes on the wire without FCS: what a qdisc counts (skb->len with the MAC header)."""
+    payload = frame.payload
+    if isinstance(payload, IPv4):
+        return ETH_HEADER + payload.length()
+    return ETH_HEADER + 28  # ARP

@@ -37,7 +37,8 @@ class RouteRec:
 class Fib:
     """Main table plus the local addresses (the local table's `local` entries)."""
 
-    __slots__ = ("tables", "plens", "local", "local_src", "loopback_nets", "broadcasts")
+    __slots__ = ("tables", "plens", "local", "local_src", "loopback_nets", "broadcasts",
+                 "cache")
 
     def __init__(self) -> None:
         # prefixlen -> network -> routes sorted by metric
@@ -50,10 +51,14 @@ class Fib:
         self.loopback_nets: list[tuple[int, int, int]] = []  # (net, mask, address) of lo
         # The local table's `broadcast` entries: subnet broadcast -> (device, prefsrc).
         self.broadcasts: dict[int, tuple[Device, int]] = {}
+        # ipv4.route_output's answers by destination (the kernel's dst cache); any change to
+        # routes or addresses empties it.
+        self.cache: dict[int, object] = {}
 
     # -- table ---------------------------------------------------------------------------
     def insert(self, rec: RouteRec) -> bool:
         """Add a route; False (nothing changed) if one with that prefix and metric exists."""
+        self.cache.clear()
         bucket = self.tables.get(rec.plen)
         if bucket is None:
             bucket = self.tables[rec.plen] = {}
@@ -67,6 +72,7 @@ class Fib:
         return True
 
     def remove(self, rec: RouteRec) -> None:
+        self.cache.clear()
         bucket = self.tables[rec.plen]
         routes = bucket[rec.net]
         routes.remove(rec)
@@ -87,6 +93,7 @@ class Fib:
         return list(bucket.get(net, ())) if bucket else []
 
     def flush_dev(self, dev: Device) -> None:
+        self.cache.clear()
         for rec in [r for r in self.routes() if r.dev is dev]:
             self.remove(rec)
         for bcast in [b for b, (d, _) in self.broadcasts.items() if d is dev]:
@@ -95,6 +102,7 @@ class Fib:
     def add_prefix_routes(self, dev: Device, ip: int, plen: int) -> None:
         """fib_add_ifaddr on an up device: the connected route of a primary address and,
         for prefixes shorter than /31, its subnet broadcast."""
+        self.cache.clear()
         rec = connected_route(dev, ip, plen)
         if rec is None:
             return
@@ -117,7 +125,10 @@ class Fib:
     def is_local(self, ip: int) -> bool:
         if ip in self.local:
             return True
-        return any(ip & mask == net for net, mask, _ in self.loopback_nets)
+        for net, mask, _ in self.loopback_nets:
+            if ip & mask == net:
+                return True
+        return False
 
     def loopback_src(self, ip: int) -> int | None:
         for net, mask, addr in self.loopback_nets:
@@ -163,6 +174,7 @@ def _primary_of(dev: Device, ip: int, plen: int) -> int:
 
 
 def addr_add(fib: Fib, dev: Device, ip: int, plen: int) -> None:
+    fib.cache.clear()
     if (ip, plen) in dev.addrs:
         raise from_errno(errno.EEXIST, "address already assigned")
     primary = _primary_of(dev, ip, plen)
@@ -185,6 +197,7 @@ def addr_add(fib: Fib, dev: Device, ip: int, plen: int) -> None:
 
 
 def addr_delete(fib: Fib, dev: Device, ip: int, plen: int) -> None:
+    fib.cache.clear()
     if (ip, plen) not in dev.addrs:
         raise from_errno(errno.EADDRNOTAVAIL, "address not found")
     doomed = [(ip, plen)]
@@ -204,6 +217,7 @@ def addr_delete(fib: Fib, dev: Device, ip: int, plen: int) -> None:
 
 
 def _forget(fib: Fib, dev: Device, ip: int, plen: int) -> None:
+    fib.cache.clear()
     dev.addrs.remove((ip, plen))
     count = fib.local.get(ip, 0) - 1
     if count > 0:

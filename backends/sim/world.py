@@ -1,8 +1,9 @@
 """The simulated world: namespaces, their devices, sysctls, and frame delivery.
 
-A World owns the clock, a seeded MAC generator and a FIFO of frames in flight. Sending a
-frame never recurses: `xmit` puts it on the queue and `run` delivers until the world is
-quiet (bounded, so a bridge loop cannot hang the simulator).
+A World owns the clock, a seeded MAC generator, a FIFO of frames in flight and the timers
+(picklable callables) of what must act later. Sending a frame never recurses: `xmit` puts it
+on the queue (or, through a device's tbf, on a timer at its departure time) and `run` delivers
+until the world is quiet (bounded, so a bridge loop cannot hang the simulator).
 """
 
 from __future__ import annotations
@@ -12,16 +13,21 @@ import heapq
 import random
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ctrnet.backends.sim.bridge import bridge_receive, bridge_xmit
 from ctrnet.backends.sim.clock import Clock
 from ctrnet.backends.sim.devices import Bridge, Device, Loopback, Veth
-from ctrnet.backends.sim.hooks import Hooks
 from ctrnet.backends.sim.neighbour import NeighTable
-from ctrnet.backends.sim.packet import Frame
+from ctrnet.backends.sim.netfilter import Netfilter
+from ctrnet.backends.sim.packet import Frame, frame_length
 from ctrnet.backends.sim.routing import Fib, select_src
 
 from ctrnet.errors import from_errno
+
+if TYPE_CHECKING:
+    from ctrnet.backends.sim.netfilter import NfState
+    from ctrnet.backends.sim.sockets import Sockets
 
 #: Per-namespace sysctl defaults; a namespace stores only what was changed.
 SYSCTL_DEFAULTS: dict[str, str] = {
@@ -56,7 +62,7 @@ STORM_LIMIT = 200_000
 
 class Namespace:
     __slots__ = ("name", "devices", "by_index", "next_index", "sysctl", "fib", "neigh", "lo",
-                 "echo_replies", "icmp_errors")
+                 "echo_replies", "icmp_errors", "nf", "sockets", "etc")
 
     def __init__(self, name: str, lo_mac: int = 0) -> None:
         self.name = name
@@ -68,6 +74,10 @@ class Namespace:
         self.neigh = NeighTable()
         self.echo_replies: dict[int, list[tuple[int, int]]] = {}
         self.icmp_errors: list[object] = []
+        # Made on first use, so that an idle namespace costs two empty slots.
+        self.nf: NfState | None = None  # iptables, ebtables, conntrack
+        self.sockets: Sockets | None = None  # listeners and connections
+        self.etc: dict[str, str] | None = None  # /etc/netns/NAME/ files (resolv.conf…)
         self.lo = Loopback(self, "lo", 0, lo_mac, mtu=65536)
         self.attach(self.lo)
 
@@ -124,13 +134,27 @@ class Namespace:
             self.icmp_errors.append(packet)
 
 
+class Departure:
+    """A frame leaving a shaped device's queue at its departure time (a picklable timer)."""
+
+    __slots__ = ("world", "dev", "frame")
+
+    def __init__(self, world: World, dev: Device, frame: Frame) -> None:
+        self.world = world
+        self.dev = dev
+        self.frame = frame
+
+    def __call__(self) -> None:
+        self.world.wire(self.dev, self.frame)
+
+
 class World:
     __slots__ = ("clock", "hooks", "namespaces", "rng", "queue", "timers", "_seq", "_ip_id",
                  "_ident")
 
     def __init__(self, seed: int = 0) -> None:
         self.clock = Clock()
-        self.hooks = Hooks()
+        self.hooks = Netfilter(self)
         self.namespaces: dict[str, Namespace] = {}
         self.rng = random.Random(seed)
         self.queue: deque[tuple[Device, Frame]] = deque()
@@ -176,8 +200,38 @@ class World:
         return ns
 
     # -- the wire --------------------------------------------------------------------------
+    def run_until(self, done: Callable[[], bool], deadline: float) -> bool:
+        """Deliver, then fire timers in order, until `done()` or the clock reaches `deadline`
+        (timers due exactly then do not fire); True if done."""
+        self.run()
+        timers = self.timers
+        while not done():
+            if not timers or timers[0][0] >= deadline:
+                self.clock.advance(deadline - self.clock.now())
+                return done()
+            at, _, action = heapq.heappop(timers)
+            self.clock.advance(at - self.clock.now())
+            action()
+            self.run()
+        return True
+
     def xmit(self, dev: Device, frame: Frame) -> None:
-        """dev_queue_xmit on `dev`."""
+        """dev_queue_xmit on `dev`: through its root qdisc, if it has one, onto the wire."""
+        if not dev.up:
+            return
+        qdisc = dev.qdisc
+        if qdisc is not None:
+            now = self.clock.now()
+            departure = qdisc.departure(now, frame_length(frame))
+            if departure is None:
+                return  # over the queue limit: dropped
+            if departure > now:
+                self.schedule(departure, Departure(self, dev, frame))
+                return
+        self.wire(dev, frame)
+
+    def wire(self, dev: Device, frame: Frame) -> None:
+        """The driver's transmit: hand the frame to whatever is at the other end."""
         if not dev.up:
             return
         if isinstance(dev, Veth):
