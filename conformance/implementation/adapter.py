@@ -39,8 +39,9 @@ class Implementation(abc.ABC):
     """A container-network implementation under test, acting on one backend's world."""
 
     name: str = ""
-    #: Beyond the basics (bridge networks, add/check/delete): "ports", "icc", "antispoof",
-    #: "bandwidth", "dns", "modes" (host/none), "fault-injection", "threads".
+    #: Beyond the basics (bridge networks, add/check/delete): "ports", "icc", "isolation"
+    #: (between networks), "antispoof", "bandwidth", "dns", "modes" (host/none),
+    #: "remove" (a removed network leaves nothing), "fault-injection", "threads".
     capabilities: frozenset[str] = frozenset()
     #: Backend capabilities the implementation cannot work without.
     backend_needs: frozenset[str] = frozenset()
@@ -80,7 +81,7 @@ class Implementation(abc.ABC):
     def remove(self, network: str) -> None:
         """Remove a network set up before; idempotent."""
 
-    def teardown(self) -> None:
+    def teardown(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release what the implementation holds (not the backend's world)."""
 
     # -- optional: fault injection ("fault-injection" capability) ------------------------------
@@ -99,15 +100,16 @@ class ReferenceImplementation(Implementation):
     """ctrnet's own model (`NetworkManager`) with a state directory under `workdir`."""
 
     name = "ctrnet"
-    capabilities = frozenset({"ports", "icc", "antispoof", "bandwidth", "dns", "modes",
-                              "fault-injection", "threads"})
+    capabilities = frozenset({"ports", "icc", "isolation", "antispoof", "bandwidth", "dns",
+                              "modes", "remove", "fault-injection", "threads"})
     backend_needs = frozenset({"iptables", "ebtables"})
 
     def __init__(self, backend: Backend, workdir: str) -> None:
         super().__init__(backend, workdir)
         self.state_dir = os.path.join(workdir, "state")
-        # fsync off: the suite tests behaviour, not durability (the IPAM tests cover that).
-        self.manager = NetworkManager(backend, self.state_dir, fsync=False)
+        # Rule steps overlap link steps on the kernel (its calls may come from two threads).
+        self.manager = NetworkManager(backend, self.state_dir,
+                                      concurrent_tools=backend.name == "kernel")
 
     def setup(self, config: dict[str, Any]) -> None:
         dns = config.get("dns", {}).get("nameservers", [])

@@ -18,7 +18,7 @@ from typing import Any
 
 from ctrnet.backend import Backend
 from ctrnet.grade.cni import CniResult, NetworkConfig, Plugin, PluginFailed
-from ctrnet.grade.launch import launcher_for
+from ctrnet.grade.launch import RecordingLauncher, launcher_for
 from ctrnet.grade.runner import conf_extra
 
 from .adapter import Attachment, Implementation
@@ -42,7 +42,7 @@ class CniImplementation(Implementation):
         super().__init__(backend, workdir)
         self.name = f"cni:{plugin_path}"
         self.plugin_path = os.path.abspath(plugin_path)
-        self.launcher = launcher_for(backend, Path(workdir) / "run")
+        self._launcher: RecordingLauncher | None = None
         self.timeout = timeout if timeout is not None else float(
             os.environ.get("CTRNET_CNI_TIMEOUT", "10"))
         #: Where the plugin's IPAM keeps its files (host-local's dataDir), and the networks
@@ -67,8 +67,16 @@ class CniImplementation(Implementation):
         self._bind(network)
         self._save()
 
+    @property
+    def launcher(self) -> RecordingLauncher:
+        """Made on first use: an instance that never runs the plugin (a test skipped after
+        making it) holds no server or socket."""
+        if self._launcher is None:
+            self._launcher = launcher_for(self.backend, Path(self.workdir) / "run")
+        return self._launcher
+
     def _bind(self, network: NetworkConfig) -> None:
-        self.plugins[network.name] = Plugin(self.plugin_path, network, self.launcher,
+        self.plugins[network.name] = Plugin(self.plugin_path, network, _Deferred(self),
                                             SYSTEM_CNI_PATH, self.timeout)
 
     def _save(self) -> None:
@@ -128,11 +136,32 @@ class CniImplementation(Implementation):
             self._save()
 
     def teardown(self) -> None:
-        for (network, container_ns, ifname) in list(self.results):
-            try:
-                self.delete(network, container_ns, ifname)
-            except PluginFailed:
-                pass  # the world's removal takes whatever a failing DEL left
+        try:
+            for (network, container_ns, ifname) in list(self.results):
+                try:
+                    self.delete(network, container_ns, ifname)
+                except PluginFailed:
+                    pass  # the world's removal takes whatever a failing DEL left
+        finally:
+            if self._launcher is not None:
+                self._launcher.close()
+                self._launcher = None
+
+
+class _Deferred:
+    """The adapter's launcher, made when a plugin first runs (see `launcher`)."""
+
+    def __init__(self, owner: CniImplementation) -> None:
+        self._owner = owner
+
+    def argv(self, plugin: str) -> list[str]:
+        return self._owner.launcher.argv(plugin)
+
+    def env(self) -> dict[str, str]:
+        return self._owner.launcher.env()
+
+    def netns_path(self, ns: str) -> str:
+        return self._owner.launcher.netns_path(ns)
 
 
 def cni_factory(spec: str) -> type[CniImplementation]:

@@ -1,6 +1,6 @@
 """Fixtures and markers of the implementation-conformance suite.
 
-`impl` is the implementation under test (CTRNET_IMPL, default the reference "ctrnet") acting
+`impl` is the implementation under test (CTRNET_IMPL: "ctrnet", the default, or "cni:PATH") acting
 on the `backend` world; it is torn down, and every network it set up removed, after the
 test. Markers: `checklist(item)` (one of the guide's six items), `topic(name)` (the extras),
 `impl_requires(capability, ...)` (skip when the implementation lacks one).
@@ -33,11 +33,18 @@ def pytest_configure(config: pytest.Config) -> None:
 def impl(backend: Backend, tmp_path: object, request: pytest.FixtureRequest
          ) -> Iterator[Implementation]:
     name = os.environ.get("CTRNET_IMPL", "ctrnet")
-    for capability in sorted(IMPLEMENTATIONS[name].backend_needs):
+    factory = IMPLEMENTATIONS.get(name)
+    if factory is None and name.startswith("cni:"):
+        from .cni_adapter import cni_factory
+
+        factory = cni_factory(name)
+    if factory is None:
+        raise pytest.UsageError(f"CTRNET_IMPL={name!r}: use ctrnet or cni:PATH")
+    for capability in sorted(factory.backend_needs):
         reason = backend.missing(capability)
         if reason:
             pytest.skip(f"implementation {name!r} needs it: {reason}")
-    implementation = IMPLEMENTATIONS[name](backend, str(tmp_path))
+    implementation = factory(backend, str(tmp_path))
     for marker in request.node.iter_markers("impl_requires"):
         for capability in marker.args:
             reason = implementation.missing(capability)

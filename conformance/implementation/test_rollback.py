@@ -75,6 +75,7 @@ def test_network_setup_failing_at_any_step_leaves_the_world_as_it_was(
 
 
 @pytest.mark.topic("rollback")
+@pytest.mark.impl_requires("remove")
 def test_removing_the_last_network_leaves_nothing_of_the_implementation(
         backend: Backend, impl: Implementation) -> None:
     uplink(backend)

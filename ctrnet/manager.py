@@ -1,0 +1,306 @@
+"""NetworkManager: the reference container-network model over a Backend.
+
+It owns the networks of one host (world): creates and deletes their bridges, keeps ctrnet's
+iptables chains equal to what the state says (`rules.py`), the host sysctls a bridge network
+needs, and the IPAM pools; connecting containers is `endpoint.py`'s. Every change is a `Plan`
+(undone on failure) or a `Cleanup` (idempotent), and the state directory makes a second
+process, or a second CLI invocation, see what the first one made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+
+from ctrnet import endpoint as _endpoint
+from ctrnet.backend import Backend
+from ctrnet.errors import InvalidConfig, NotFound
+from ctrnet.ipam import Allocator
+from ctrnet.ipam_store import FileStore
+from ctrnet.network import EndpointRecord, EndpointSpec, FieldError, Mode, NetworkSpec
+from ctrnet.plan import Cleanup, FaultHook, Plan, TraceHook, gone_ok, if_present
+from ctrnet.rules import (
+    JUMPS,
+    base_remove_text,
+    chains_present,
+    jumps_present,
+    render,
+    restore_text,
+)
+from ctrnet.state import StateStore
+
+__all__ = ["HOST_SYSCTLS", "NetworkManager"]
+
+#: What a bridge network needs in the host namespace, and why:
+#: ip_forward routes the containers' packets to the uplink (and back);
+#: bridge-nf-call-iptables makes br_netfilter pass bridged frames through iptables, which
+#: isolation, ICC off and anti-spoofing rely on (Docker sets it too).
+HOST_SYSCTLS: dict[str, str] = {
+    "net.ipv4.ip_forward": "1",
+    "net.bridge.bridge-nf-call-iptables": "1",
+}
+
+
+class NetworkManager:
+    """Networks and endpoints of one world, persisted under `state_dir`.
+
+    `fsync` is off by default: the records describe kernel objects that a power loss takes
+    away as well (a process crash keeps the page cache, and every write is a rename, so no
+    reader sees half a record); `gc` reconciles after a reboot. `concurrent_tools` runs the
+    rule steps on a thread pool while the links are built (the kernel backend allows it).
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        state_dir: str | os.PathLike[str],
+        *,
+        fault: FaultHook | None = None,
+        trace: TraceHook | None = None,
+        fsync: bool = False,
+        concurrent_tools: bool = False,
+    ) -> None:
+        self.backend = backend
+        self.state = StateStore(state_dir, fsync=fsync)
+        self.fault = fault  # tests: fail a step by name (`plan.fail_at`)
+        self.trace = trace  # progress / step discovery
+        self._fsync = fsync
+        self._pools: dict[str, tuple[str, Allocator]] = {}
+        self._pools_lock = threading.Lock()
+        # Rule steps (tool processes on the kernel) overlap the link steps when the backend
+        # tolerates calls from two threads at once; the simulator is not made for that.
+        self._concurrent = concurrent_tools
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_pid = 0
+
+    @property
+    def host_ns(self) -> str:
+        return self.backend.host_ns
+
+    def plan(self, operation: str) -> Plan:
+        return Plan(operation, fault=self.fault, trace=self.trace, executor=self._pool())
+
+    def _pool(self) -> ThreadPoolExecutor | None:
+        if not self._concurrent:
+            return None
+        # A forked child inherits the pool object but none of its threads: make its own.
+        if self._executor is None or self._executor_pid != os.getpid():
+            self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ctrnet-rules")
+            self._executor_pid = os.getpid()
+        return self._executor
+
+    def cleanup(self, operation: str) -> Cleanup:
+        return Cleanup(operation, fault=self.fault, trace=self.trace, executor=self._pool())
+
+    # -- queries ---------------------------------------------------------------------------
+    def networks(self) -> list[NetworkSpec]:
+        return self.state.networks()
+
+    def network(self, name: str) -> NetworkSpec:
+        spec = self.state.network(name)
+        if spec is None:
+            raise NotFound(f"network {name!r} does not exist")
+        return spec
+
+    def endpoints(self, network: str | None = None) -> list[EndpointRecord]:
+        return self.state.endpoints(network)
+
+    def allocator(self, net: NetworkSpec) -> Allocator:
+        """The IPAM allocator of `net` (a FileStore under the state dir: process-safe)."""
+        with self._pools_lock:
+            cached = self._pools.get(net.name)
+            if cached is not None and cached[0] == net.subnet:
+                return cached[1]
+            if cached is not None:
+                cached[1].store.close()
+            store = FileStore(self.state.ipam_root, net.name, fsync=self._fsync)
+            allocator = Allocator(net.pool, store)
+            self._pools[net.name] = (net.subnet, allocator)
+            return allocator
+
+    def _drop_allocator(self, name: str) -> None:
+        with self._pools_lock:
+            cached = self._pools.pop(name, None)
+        if cached is not None:
+            cached[1].store.close()
+        self.state.remove_pool_files(name)
+
+    def close(self) -> None:
+        if self._executor is not None and self._executor_pid == os.getpid():
+            self._executor.shutdown(wait=True)
+        self._executor = None
+        with self._pools_lock:
+            for _subnet, allocator in self._pools.values():
+                allocator.store.close()
+            self._pools.clear()
+
+    # -- rules -------------------------------------------------------------------------------
+    def sync_rules(
+        self,
+        *,
+        skip_network: str | None = None,
+        skip_endpoint: tuple[str, str] | None = None,
+        extra: EndpointRecord | None = None,
+        check: bool = False,
+    ) -> None:
+        """Make ctrnet's chains say what the state says (minus the skipped, plus `extra`), in
+        one iptables-restore. Caller holds the world lock. `check` reads iptables-save to
+        find missing jumps (create, gc); otherwise host.json's flag says whether they exist."""
+        nets = [n for n in self.state.networks() if n.name != skip_network]
+        eps = [e for e in self.state.endpoints() if e.active and e.key != skip_endpoint
+               and e.network != skip_network and (extra is None or e.key != extra.key)]
+        if extra is not None:
+            eps.append(extra)
+        host = self.state.host()
+        installed = bool(host.get("rules"))
+        backend = self.backend
+        if not nets:
+            if installed or check:
+                saved = backend.iptables_save(self.host_ns)
+                if chains_present(saved) or jumps_present(saved):
+                    backend.iptables_restore(self.host_ns, base_remove_text(jumps_present(saved)))
+                host.pop("rules", None)
+                self.state.put_host(host)
+            return
+        missing: set[tuple[str, str, str]] = set()
+        if check or not installed:
+            missing = set(JUMPS) - jumps_present(backend.iptables_save(self.host_ns))
+        backend.iptables_restore(self.host_ns, restore_text(render(nets, eps), add_jumps=missing))
+        if not installed:
+            host["rules"] = True
+            self.state.put_host(host)
+
+    # -- host sysctls ------------------------------------------------------------------------
+    def _set_host_sysctls(self) -> None:
+        host = self.state.host()
+        saved: dict[str, str] = host.setdefault("sysctls", {})
+        for key, value in HOST_SYSCTLS.items():
+            try:
+                old = self.backend.sysctl_get(self.host_ns, key)
+            except NotFound:
+                continue  # no br_netfilter in this world: nothing to set
+            if old != value:
+                saved.setdefault(key, old)
+                self.backend.sysctl_set(self.host_ns, key, value)
+        self.state.put_host(host)
+
+    def _restore_host_sysctls(self, *, unless_networks: bool = True) -> None:
+        if unless_networks and self.state.networks():
+            return
+        host = self.state.host()
+        for key, old in host.pop("sysctls", {}).items():
+            with contextlib.suppress(NotFound):
+                self.backend.sysctl_set(self.host_ns, key, old)
+        self.state.put_host(host)
+
+    # -- networks ------------------------------------------------------------------------------
+    def _validate_network(self, spec: NetworkSpec) -> None:
+        for other in self.state.networks():
+            if other.name == spec.name:
+                raise FieldError("name", f"network {spec.name!r} exists already")
+            if other.bridge == spec.bridge:
+                raise FieldError("bridge", f"bridge {spec.bridge!r} is network {other.name!r}'s")
+            if other.overlaps(spec):
+                raise FieldError(
+                    "subnet", f"{spec.subnet} overlaps {other.subnet} of network {other.name!r}"
+                )
+
+    def create_network(self, spec: NetworkSpec) -> NetworkSpec:
+        """Make the bridge, its gateway address, the pool and the rules; all or nothing."""
+        backend, host = self.backend, self.host_ns
+        with self.state.locked(), self.plan("create") as plan:
+            self._validate_network(spec)
+            if any(link.name == spec.bridge for link in backend.link_list(host)):
+                raise FieldError("bridge", f"a link named {spec.bridge!r} exists in the host")
+            plan.step("record-network", lambda: self.state.put_network(spec),
+                      lambda _: self.state.remove_network(spec.name))
+            plan.step("ipam-pool", lambda: self.allocator(spec),
+                      lambda _: self._drop_allocator(spec.name))
+            plan.step("create-bridge", lambda: backend.bridge_add(host, spec.bridge),
+                      gone_ok(lambda: backend.link_delete(host, spec.bridge)))
+            plan.step("bridge-mtu", lambda: backend.link_set_mtu(host, spec.bridge, spec.mtu))
+            plan.step("gateway-address", lambda: backend.addr_add(
+                host, spec.bridge, f"{spec.gateway}/{spec.prefixlen}"))
+            plan.step("bridge-up", lambda: backend.link_set_up(host, spec.bridge))
+            plan.step("host-sysctls", self._set_host_sysctls,
+                      lambda _: self._restore_host_sysctls_without(spec.name))
+            plan.step("iptables", lambda: self.sync_rules(check=True),
+                      lambda _: self.sync_rules(skip_network=spec.name))
+        return spec
+
+    def _restore_host_sysctls_without(self, name: str) -> None:
+        if not [n for n in self.state.networks() if n.name != name]:
+            self._restore_host_sysctls(unless_networks=False)
+
+    def delete_network(self, name: str, *, force: bool = False) -> bool:
+        """Remove a network; False when there was nothing to remove. Idempotent. Refuses while
+        containers are connected, unless `force` disconnects them first."""
+        spec = self.state.network(name)
+        if spec is None:
+            return False
+        endpoints = self.state.endpoints(name)
+        if endpoints and not force:
+            names = ", ".join(e.container for e in endpoints)
+            raise InvalidConfig(f"network {name!r} has connected containers: {names}")
+        for ep in endpoints:
+            self.disconnect(name, ep.container)
+        backend, host = self.backend, self.host_ns
+        with self.state.locked():
+            job = self.cleanup("delete")
+            job.step("iptables", lambda: self.sync_rules(skip_network=name))
+            job.step("delete-bridge", lambda: backend.link_delete(host, spec.bridge))
+            job.step("ipam-pool", lambda: self._drop_allocator(name))
+            job.step("forget-network", lambda: self.state.remove_network(name))
+            job.step("host-sysctls", self._restore_host_sysctls)
+            job.finish()
+        return True
+
+    # -- endpoints (endpoint.py does the work) -------------------------------------------------
+    def connect(self, spec: EndpointSpec) -> EndpointRecord:
+        return _endpoint.connect(self, spec)
+
+    def disconnect(self, network: str, container: str) -> bool:
+        return _endpoint.disconnect(self, network, container)
+
+    # -- garbage collection --------------------------------------------------------------------
+    def gc(self) -> list[EndpointRecord]:
+        """Disconnect endpoints whose container namespace is gone (their links went with it;
+        their rules, allocations and records remain), then remove orphans: host-side veths
+        and IPAM reservations no record accounts for. Returns the endpoints collected."""
+        alive = set(self.backend.netns_list())
+        gone = [e for e in self.state.endpoints()
+                if e.mode is not Mode.HOST and e.container not in alive]
+        for ep in gone:
+            self.disconnect(ep.network, ep.container)
+        with self.state.locked():
+            records = self.state.endpoints()
+            known = {e.host_ifname for e in records if e.host_ifname}
+            orphans = [link.name for link in self.backend.link_list(self.host_ns)
+                       if _is_ours(link.name) and link.name not in known]
+            for name in orphans:
+                if_present(partial(self.backend.link_delete, self.host_ns, name))
+            owners = {(e.network, e.container) for e in records}
+            self.state.release_all_ports({f"{net}/{ctr}" for net, ctr in owners})
+            for net in self.state.networks():
+                allocator = self.allocator(net)
+                for _address, owner in allocator.allocations().items():
+                    if (net.name, owner) not in owners:
+                        allocator.release(owner)
+            if self.state.networks():
+                self.sync_rules(check=True)
+        return gone
+
+    def state_files(self) -> list[str]:
+        return self.state.files()
+
+    @property
+    def state_dir(self) -> Path:
+        return self.state.root
+
+
+def _is_ours(name: str) -> bool:
+    return name.startswith("vc") and len(name) == 13
