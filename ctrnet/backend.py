@@ -414,19 +414,21 @@ class Backend(abc.ABC):
 
 #: Backend name -> "module:Class", imported lazily so the simulator needs no pyroute2.
 REGISTRY: dict[str, str] = {
-    "sim": "ctrnet.backends.sim:SimBackend",
+    "sim": "ctrnet.backends.sim:open_world",
     "kernel": "ctrnet.backends.kernel:KernelBackend",
 }
 
 
 def open_backend(name: str, **options: Any) -> Backend:
-    """A new world on the backend called `name` ("sim" or "kernel")."""
+    """A world on the backend called `name` ("sim" or "kernel"): a fresh throw-away one, or,
+    with `state_dir=DIR`, the one kept there between processes (the simulator saves its world
+    in DIR when closed; the kernel's namespaces outlive the process)."""
     try:
         target = REGISTRY[name]
     except KeyError:
         choices = ", ".join(REGISTRY)
         raise InvalidConfig(f"unknown backend {name!r}; choose one of {choices}") from None
     module_name, _, class_name = target.partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    backend: Backend = cls(**options)
+    factory = getattr(importlib.import_module(module_name), class_name)
+    backend: Backend = factory(**options)
     return backend

@@ -49,27 +49,7 @@ def open_world(name: str, state_dir: str) -> Iterator[Backend]:
         return
     world_dir = os.path.join(state_dir, "world")
     os.makedirs(world_dir, exist_ok=True)
-    try:
-        backend = open_backend(name, state_dir=world_dir)
-    except TypeError:
-        backend = None  # the backend cannot keep a world yet: the seam below stands in
-    if backend is not None:
-        with backend:
-            yield backend
-        return
-    if name == "sim":
-        from ctrnet.backends.sim import persist  # type: ignore[import-not-found,unused-ignore]
-
-        with persist.lock_state(world_dir):
-            sim = persist.load(world_dir)
-            try:
-                yield sim
-            finally:
-                persist.save(sim, world_dir)
-        return
-    print(f"ctrnet: warning: the {name} world does not outlive this command yet",
-          file=sys.stderr)
-    with open_backend(name) as backend:
+    with open_backend(name, state_dir=world_dir) as backend:
         yield backend
 
 

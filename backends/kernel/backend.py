@@ -22,9 +22,10 @@ from ctrnet.errors import NotFound, from_errno
 from ctrnet.types import Address, FdbEntry, Link, Neighbour, PingResult, Route, RouteDecision
 
 from . import lifecycle, nsfs, observe, probe, spaces, values
+from .capture import CaptureMixin
 from .errors import kernel_errors
-from .lifecycle import NETNS_PREFIX
 from .etcfiles import EtcFilesMixin
+from .lifecycle import NETNS_PREFIX
 from .netfilter import NetfilterMixin
 from .rtnl import (
     AF_BRIDGE,
@@ -38,31 +39,71 @@ from .rtnl import (
     route_msg,
 )
 from .spaces import Space
+from .trace import TraceMixin
 
 _worlds = itertools.count(1)
+#: File in a persistent world's state directory holding its id (the namespaces' prefix).
+WORLD_ID_FILE = "kernel-world"
+
+
+def _persistent_world_id(state_dir: str) -> str:
+    """The id of the persistent world kept in `state_dir`, made on first use. It starts with
+    "w" so that `sweep_stale`, which removes the worlds of dead pids, never takes it."""
+    path = os.path.join(state_dir, WORLD_ID_FILE)
+    os.makedirs(state_dir, exist_ok=True)
+    try:
+        with open(path) as src:
+            world_id = src.read().strip()
+        if world_id:
+            return world_id
+    except FileNotFoundError:
+        pass
+    world_id = "w" + os.urandom(3).hex()
+    tmp = f"{path}.{os.getpid()}"
+    with open(tmp, "w") as out:
+        out.write(world_id + "\n")
+    os.replace(tmp, path)
+    return world_id
 
 
 def _centiseconds(seconds: float) -> int:
     return round(seconds * observe.USER_HZ)
 
 
-class KernelBackend(NetfilterMixin, EtcFilesMixin, Backend):
+class KernelBackend(NetfilterMixin, EtcFilesMixin, CaptureMixin, TraceMixin, Backend):
     """A world of real network namespaces. `ipv6=True` keeps IPv6 enabled in them."""
 
     name = "kernel"
     capabilities = probe.host_capabilities()
 
-    def __init__(self, *, ipv6: bool = False) -> None:
+    def __init__(self, *, ipv6: bool = False, state_dir: str | None = None) -> None:
+        """A throw-away world, removed by `close()`; or, with `state_dir`, a persistent world
+        (the operator's CLI): its namespaces outlive the process, a later KernelBackend with
+        the same `state_dir` takes them up again, and only `destroy()` removes them."""
         self._ipv6 = ipv6
-        self.world_id = f"{os.getpid()}-{next(_worlds)}"
+        self._persistent = state_dir is not None
+        if state_dir is None:
+            self.world_id = f"{os.getpid()}-{next(_worlds)}"
+        else:
+            self.world_id = _persistent_world_id(state_dir)
         self._spaces: dict[str, Space] = {}
         self._closed = False
         lifecycle.register(self)
         try:
-            self._make(HOST_NS)
+            if self._persistent:
+                self._adopt_all()
+            if HOST_NS not in self._spaces:
+                self._make(HOST_NS)
         except BaseException:
             self.close()
             raise
+
+    def _adopt_all(self) -> None:
+        for real in nsfs.listed():
+            if real.startswith(self.prefix):
+                name = real[len(self.prefix):]
+                with kernel_errors(f"taking up namespace {name}"):
+                    self._spaces[name] = spaces.adopt(name, real)
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -80,17 +121,24 @@ class KernelBackend(NetfilterMixin, EtcFilesMixin, Backend):
         self._closed = True
         self._close_probes()
         failures: list[BaseException] = []
+        finish = spaces.release if self._persistent else spaces.destroy
         try:
             while self._spaces:
                 _, space = self._spaces.popitem()
                 try:
-                    spaces.destroy(space)
+                    finish(space)
                 except Exception as err:  # noqa: BLE001 - remove the others all the same
                     failures.append(err)
         finally:
             lifecycle.unregister(self)
         if failures:
             raise failures[0]
+
+    def destroy(self) -> None:
+        """Remove the world's namespaces, persistent or not, and close it."""
+        self._persistent = False
+        self._closed = False
+        self.close()
 
     def _make(self, ns: str) -> None:
         with kernel_errors(f"creating namespace {ns}"):

@@ -89,6 +89,25 @@ def _fit(name: str, real: str, home: int, *, ipv6: bool) -> Space:
     return Space(name=name, real=real, fd=fd, rtnl=channel)
 
 
+def adopt(name: str, real: str) -> Space:
+    """Take up a namespace a persistent world pinned earlier: its fd and a netlink channel."""
+    fd = nsfs.open_netns(real)
+    try:
+        with nsfs.entered(fd):
+            return Space(name=name, real=real, fd=fd, rtnl=Channel())
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def release(space: Space) -> None:
+    """Let go of the namespace without removing it (a persistent world outlives its process)."""
+    try:
+        space.rtnl.close()
+    finally:
+        os.close(space.fd)
+
+
 def empty(space: Space) -> None:
     """Delete every device of the namespace but lo: a veth takes its peer with it, wherever
     the peer lives, synchronously."""
@@ -105,9 +124,6 @@ def empty(space: Space) -> None:
 def destroy(space: Space) -> None:
     """Release the namespace: close its channel and fd, unpin it."""
     try:
-        space.rtnl.close()
+        release(space)
     finally:
-        try:
-            os.close(space.fd)
-        finally:
-            nsfs.remove(space.real)
+        nsfs.remove(space.real)

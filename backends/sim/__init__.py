@@ -1,7 +1,9 @@
 """The simulator backend: an in-memory, deterministic model of Linux namespaces, veths,
-bridges, IPv4 routing, ARP and ICMP on a virtual clock (`SimBackend`).
+bridges, IPv4 routing, ARP, ICMP, netfilter (iptables, conntrack, NAT, br_netfilter,
+ebtables), tc tbf and TCP/UDP on a virtual clock (`SimBackend`).
 """
 
 from ctrnet.backends.sim.backend import SimBackend
+from ctrnet.backends.sim.keeper import open_world
 
-__all__ = ["SimBackend"]
+__all__ = ["SimBackend", "open_world"]

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+from collections.abc import Callable
 
 from ctrnet.backends.sim import links, routing
 from ctrnet.backends.sim.bridge import MAX_FORWARD_DELAY, MIN_FORWARD_DELAY, FdbRecord
 from ctrnet.backends.sim.devices import Bridge, Device, Veth
-from ctrnet.backends.sim.ipv4 import ip_local_out, route_output
 from ctrnet.backends.sim.etcfiles import EtcFilesOps
+from ctrnet.backends.sim.ipv4 import ip_local_out, route_output
 from ctrnet.backends.sim.operations import NetfilterOps
 from ctrnet.backends.sim.packet import (
     ICMP_ECHO,
@@ -85,9 +86,20 @@ class SimBackend(NetfilterOps, EtcFilesOps, Backend):
     def __init__(self, seed: int = 0) -> None:
         self.world = World(seed)
         self.world.namespaces[HOST_NS] = Namespace(HOST_NS)
+        #: Set by `keeper.open_world(state_dir=…)`: close() saves the world instead.
+        self.keeper: Callable[[SimBackend], None] | None = None
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["keeper"] = None  # the lock of one process is not part of the world
+        return state
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
+        keeper, self.keeper = self.keeper, None
+        if keeper is not None:
+            keeper(self)
+            return
         for name in list(self.world.namespaces):
             links.destroy_namespace(self.world, self.world.namespaces[name])
         # Like a fresh kernel sandbox: the host namespace exists again, empty.
