@@ -54,12 +54,14 @@ def run(real_ns: str, argv: list[str], *, stdin: str | None = None,
 
 def errno_of(message: str) -> int:
     """The errno a tool's complaint stands for: the kernel's own when the tool quotes it
-    ("CHAIN_DEL failed (Device or resource busy)"), ENOENT for a missing chain or table,
-    otherwise EINVAL (a parameter problem: nothing reached the kernel)."""
+    ("CHAIN_DEL failed (Device or resource busy)"), ENOENT for a missing chain, table or rule
+    (libiptc's "Bad rule (does a matching rule exist in that chain?)" is its text for
+    ENOENT on delete), otherwise EINVAL (a parameter problem: nothing reached the kernel)."""
     quoted = _FAILED_WITH.search(message)
     if quoted and quoted.group(1) in _STRERROR:
         return _STRERROR[quoted.group(1)]
-    if _NO_SUCH in message or re.search(r"table '[^']*' does not exist", message):
+    if (_NO_SUCH in message or "does a matching rule exist" in message
+            or re.search(r"table '[^']*' does not exist", message)):
         return errno.ENOENT
     return errno.EINVAL
 

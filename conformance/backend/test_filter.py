@@ -7,9 +7,12 @@ Pinned on Linux 6.18 (br_netfilter built in, bridge-nf-call-iptables 1 in a new 
 
 from __future__ import annotations
 
+import errno
+
 import pytest
 
 from ctrnet.backend import Backend
+from ctrnet.errors import BackendError
 from ctrnet.types import ConnectOutcome, Proto
 
 from .topology import GATEWAY, WAN_IP, NatTopology, nat_topology, rule_packets
@@ -192,3 +195,29 @@ def test_ebtables_lists_the_filter_table(backend: Backend, topo: NatTopology) ->
         "Bridge table: filter", "", "Bridge chain: INPUT, entries: 0, policy: ACCEPT"]
     assert "Bridge chain: FORWARD, entries: 0, policy: DROP" in listing
     assert backend.ping(topo.c1.ns, topo.c2.ip, timeout=SILENCE).received == 0
+
+
+@pytest.mark.requires("ebtables")
+def test_deleting_an_ebtables_rule_that_is_not_there_fails_with_enoent(backend: Backend) -> None:
+    # ebtables (like iptables) reports "Bad rule (does a matching rule exist in that
+    # chain?)": libxtables' words for ENOENT. Nothing else changes.
+    backend.ebtables(backend.host_ns, ["-A", "FORWARD", "-s", "02:00:00:00:00:02", "-j", "DROP"])
+    before = backend.ebtables(backend.host_ns, ["-L", "FORWARD"])
+    with pytest.raises(BackendError) as caught:
+        backend.ebtables(backend.host_ns,
+                         ["-D", "FORWARD", "-s", "02:00:00:00:00:01", "-j", "DROP"])
+    assert caught.value.errno == errno.ENOENT
+    assert backend.ebtables(backend.host_ns, ["-L", "FORWARD"]) == before
+
+
+@pytest.mark.requires("iptables")
+def test_deleting_an_iptables_rule_that_is_not_there_fails_with_enoent(backend: Backend) -> None:
+    backend.iptables_restore(
+        backend.host_ns, "*filter\n-A FORWARD -s 10.9.0.1/32 -j DROP\nCOMMIT\n"
+    )
+    before = backend.iptables_save(backend.host_ns, table="filter")
+    with pytest.raises(BackendError) as caught:
+        backend.iptables_restore(backend.host_ns,
+                                 "*filter\n-D FORWARD -s 10.9.0.2/32 -j DROP\nCOMMIT\n")
+    assert caught.value.errno == errno.ENOENT
+    assert backend.iptables_save(backend.host_ns, table="filter") == before
