@@ -15,6 +15,7 @@ import pytest
 from ctrnet.backend import Backend
 from ctrnet.grade.cni import DEFAULT_TIMEOUT, NetworkConfig, Plugin
 from ctrnet.grade.launch import RecordingLauncher, launcher_for
+from ctrnet.grade.remote import BackendServer
 from ctrnet.grade.runner import conf_extra
 
 from .network import MAIN, SMALL, CniNetwork, build_wan
@@ -29,21 +30,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "topic(name): an extra topic beyond the six items")
 
 
-def ctrnet_cni_path() -> str | None:
-    """ctrnet's own model as a CNI plugin: the `ctrnet-cni` console script, if installed."""
+def ctrnet_cni_path(scratch: Path) -> str:
+    """ctrnet's own model as a CNI plugin: the `ctrnet-cni` console script when installed,
+    else an equivalent script written into `scratch`."""
     beside = Path(sys.executable).with_name("ctrnet-cni")
     if beside.exists():
         return str(beside)
-    return shutil.which("ctrnet-cni")
+    found = shutil.which("ctrnet-cni")
+    if found:
+        return found
+    script = scratch / "ctrnet-cni"
+    script.write_text(f"#!{sys.executable}\nimport sys\n"
+                      "from ctrnet.grade.cni_plugin import main\nsys.exit(main())\n")
+    script.chmod(0o755)
+    return str(script)
 
 
 @pytest.fixture(scope="session")
-def cni_plugin_path(impl_spec: str) -> str:
+def cni_plugin_path(impl_spec: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     if impl_spec == "ctrnet":
-        path = ctrnet_cni_path()
-        if path is None:
-            pytest.skip("ctrnet's CNI entry `ctrnet-cni` is not installed")
-        return path
+        return ctrnet_cni_path(tmp_path_factory.mktemp("ctrnet-cni"))
     if not impl_spec.startswith("cni:"):
         pytest.fail(f"--impl {impl_spec!r}: expected ctrnet or cni:PATH")
     path = os.path.abspath(impl_spec.removeprefix("cni:"))
@@ -53,13 +59,32 @@ def cni_plugin_path(impl_spec: str) -> str:
 
 
 @pytest.fixture
-def launcher(backend: Backend, tmp_path: Path) -> RecordingLauncher:
-    return launcher_for(backend, tmp_path / "run")
+def launcher(backend: Backend, tmp_path: Path) -> Iterator[RecordingLauncher]:
+    running = launcher_for(backend, tmp_path / "run")
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def plugin_env(backend: Backend, impl_spec: str) -> Iterator[dict[str, str]]:
+    """What the plugin needs beyond the CNI environment: for ctrnet's own plugin, the world
+    it acts on, served from this process."""
+    if impl_spec != "ctrnet":
+        yield {}
+        return
+    server = BackendServer(backend)
+    try:
+        yield server.env()
+    finally:
+        server.close()
 
 
 @pytest.fixture
 def make_network(
-    backend: Backend, launcher: RecordingLauncher, cni_plugin_path: str, tmp_path: Path
+    backend: Backend, launcher: RecordingLauncher, cni_plugin_path: str, tmp_path: Path,
+    plugin_env: dict[str, str],
 ) -> Iterator[Callable[[dict[str, str]], CniNetwork]]:
     """Networks of the plugin under test, in a world with a wan; DEL for all at the end."""
     build_wan(backend)
@@ -72,7 +97,8 @@ def make_network(
             bridge=spec["bridge"], subnet=spec["subnet"], gateway=spec["gateway"],
             data_dir=str(tmp_path / "ipam"), extra=conf_extra(),
         )
-        plugin = Plugin(cni_plugin_path, config, launcher, SYSTEM_CNI_PATH, timeout)
+        plugin = Plugin(cni_plugin_path, config, launcher, SYSTEM_CNI_PATH, timeout,
+                        env=plugin_env)
         network = CniNetwork(backend, plugin, launcher)
         made.append(network)
         return network

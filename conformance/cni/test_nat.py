@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ctrnet.backend import Backend
+from ctrnet.errors import Unreachable
 from ctrnet.types import Proto
 
 from .network import HOST_UPLINK_CIDR, WAN_ADDRESS, WAN_NS, CniNetwork
@@ -37,7 +38,10 @@ def test_nat_table_masquerades(network: CniNetwork) -> None:
 
 def test_container_reaches_the_wan(network: CniNetwork) -> None:
     c1 = network.add("c1")
-    reply = network.backend.ping(c1.ns, WAN_ADDRESS, count=2, timeout=2.0)
+    try:
+        reply = network.backend.ping(c1.ns, WAN_ADDRESS, count=2, timeout=2.0)
+    except Unreachable:
+        pytest.fail(f"c1 ({c1.ip}) has no route to the wan {WAN_ADDRESS}: no default route")
     assert reply.received, (
         f"c1 ({c1.ip}) gets no reply from the wan {WAN_ADDRESS}: the wan has no route back to "
         f"{network.subnet}, so the source must be masqueraded")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from ctrnet.errors import Unreachable
+
 from .network import IFNAME, CniNetwork
 
 pytestmark = pytest.mark.checklist("netns")
@@ -20,7 +22,10 @@ def test_interface_and_address_are_inside_the_container(network: CniNetwork) -> 
 
 def test_container_routes_are_inside_the_container(network: CniNetwork) -> None:
     c1 = network.add("c1")
-    decision = network.backend.route_get(c1.ns, "198.51.100.7")
+    try:
+        decision = network.backend.route_get(c1.ns, "198.51.100.7")
+    except Unreachable:
+        pytest.fail("c1 has no route off its subnet: its default route is missing")
     assert decision.dev == IFNAME, f"c1 sends off-subnet traffic via {decision.dev}, not {IFNAME}"
 
 

@@ -1,0 +1,342 @@
+"""Running a CNI plugin as a container runtime does, and judging what it says back.
+
+`NetworkConfig` is the bridge-style network configuration the grader hands every plugin
+(CNI 1.0: `cniVersion`, `name`, `type`, `bridge`, `isGateway`, `ipMasq`, host-local `ipam`).
+`Plugin` runs ADD / CHECK / DEL with the standard `CNI_*` environment through a `Launcher`
+(which places the process in the world's host namespace, see `ctrnet.grade.launch`), with a
+timeout per call. `parse_result` checks stdout against the CNI 1.0 result format; an error
+result (`code`, `msg`, `details`) or a crash becomes a `PluginFailed` with a one-line reason.
+Spec: https://github.com/containernetworking/cni/blob/main/SPEC.md (sections 5 and 6).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_address, ip_interface, ip_network
+from typing import Any, Protocol
+
+from ctrnet.errors import CtrnetError
+
+CNI_VERSION = "1.0.0"
+#: Keys of the network config the checks depend on: `--conf` cannot override them.
+GRADER_KEYS = frozenset({"cniVersion", "name", "bridge", "isGateway", "ipMasq", "ipam",
+                         "prevResult"})
+#: A plugin call taking longer than this is killed and reported as hanging.
+DEFAULT_TIMEOUT = 10.0
+
+
+class PluginFailed(CtrnetError):
+    """A plugin call did not succeed: error result, crash, timeout or garbage on stdout."""
+
+
+class ResultInvalid(PluginFailed):
+    """ADD succeeded but its result breaks the CNI 1.0 result format."""
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """The network configuration given on stdin, as both CNI's reference plugins and a
+    learner's own IPAM can read it."""
+
+    name: str
+    plugin_type: str
+    bridge: str
+    subnet: str
+    gateway: str
+    data_dir: str
+    is_gateway: bool = True
+    ip_masq: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self, prev_result: dict[str, Any] | None = None) -> dict[str, Any]:
+        conf: dict[str, Any] = {
+            "cniVersion": CNI_VERSION,
+            "name": self.name,
+            "type": self.plugin_type,
+            "bridge": self.bridge,
+            "isGateway": self.is_gateway,
+            "ipMasq": self.ip_masq,
+            "ipam": {
+                "type": "host-local",
+                "subnet": self.subnet,
+                "gateway": self.gateway,
+                "dataDir": self.data_dir,
+                "routes": [{"dst": "0.0.0.0/0"}],
+            },
+            **{k: v for k, v in self.extra.items() if k not in GRADER_KEYS},
+        }
+        if prev_result is not None:
+            conf["prevResult"] = prev_result
+        return conf
+
+
+# -- results -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Interface:
+    name: str
+    mac: str | None
+    sandbox: str | None  # the netns path for interfaces inside the container
+
+
+@dataclass(frozen=True)
+class IpConfig:
+    address: IPv4Interface
+    gateway: IPv4Address | None
+    interface: int | None  # index into the result's interfaces
+
+
+@dataclass(frozen=True)
+class CniResult:
+    """A valid ADD result; `raw` is what the plugin printed, to hand back as prevResult."""
+
+    interfaces: tuple[Interface, ...]
+    ips: tuple[IpConfig, ...]
+    routes: tuple[tuple[IPv4Network, IPv4Address | None], ...]
+    raw: dict[str, Any]
+
+    def container_ip(self, ifname: str) -> IpConfig | None:
+        """The first IPv4 config on the container interface `ifname` (or with no interface)."""
+        for ip in self.ips:
+            if ip.interface is None:
+                return ip
+            if self.interfaces[ip.interface].name == ifname and self.interfaces[
+                ip.interface
+            ].sandbox:
+                return ip
+        return self.ips[0] if self.ips else None
+
+
+@dataclass(frozen=True)
+class ErrorResult:
+    code: int
+    msg: str
+    details: str = ""
+
+    def __str__(self) -> str:
+        text = f"error {self.code}: {self.msg}"
+        return f"{text} ({self.details})" if self.details and self.details != self.msg else text
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_result(stdout: str, *, expect_version: str = CNI_VERSION) -> CniResult:
+    """Check an ADD result against the CNI 1.0 result format; ResultInvalid lists what is
+    wrong, all of it, in one line."""
+    try:
+        data = json.loads(stdout)
+    except ValueError:
+        raise ResultInvalid(f"result is not JSON: {_short(stdout) or 'empty output'!r}") from None
+    if not isinstance(data, dict):
+        raise ResultInvalid(f"result is a JSON {type(data).__name__}, not an object")
+    problems: list[str] = []
+    if data.get("cniVersion") != expect_version:
+        problems.append(f"cniVersion is {data.get('cniVersion')!r}, expected {expect_version!r}")
+    interfaces: list[Interface] = []
+    raw_ifaces = data.get("interfaces", [])
+    if not isinstance(raw_ifaces, list):
+        problems.append("interfaces is not a list")
+        raw_ifaces = []
+    for n, iface in enumerate(raw_ifaces):
+        if not isinstance(iface, dict) or not isinstance(iface.get("name"), str):
+            problems.append(f"interfaces[{n}] has no name")
+            continue
+        interfaces.append(Interface(iface["name"], iface.get("mac"), iface.get("sandbox")))
+    ips: list[IpConfig] = []
+    raw_ips = data.get("ips", [])
+    if not isinstance(raw_ips, list):
+        problems.append("ips is not a list")
+        raw_ips = []
+    for n, ip in enumerate(raw_ips):
+        if not isinstance(ip, dict):
+            problems.append(f"ips[{n}] is not an object")
+            continue
+        try:
+            address = ip_interface(ip.get("address", ""))
+        except ValueError:
+            problems.append(f"ips[{n}].address {ip.get('address')!r} is not an address/prefix")
+            continue
+        if "/" not in str(ip.get("address")):
+            problems.append(f"ips[{n}].address {ip.get('address')!r} lacks its prefix length")
+        gateway = None
+        if ip.get("gateway") is not None:
+            try:
+                gateway = ip_address(ip["gateway"])
+            except ValueError:
+                problems.append(f"ips[{n}].gateway {ip['gateway']!r} is not an address")
+        index = ip.get("interface")
+        if index is not None and (
+            not isinstance(index, int) or not 0 <= index < len(raw_ifaces)
+        ):
+            problems.append(f"ips[{n}].interface {index!r} is not an index into interfaces")
+            index = None
+        if isinstance(address, IPv4Interface):
+            ips.append(IpConfig(address, gateway if isinstance(gateway, IPv4Address) else None,
+                                index))
+    if not ips and not problems:
+        problems.append("ips is empty: the result gives the container no address")
+    routes: list[tuple[IPv4Network, IPv4Address | None]] = []
+    for n, route in enumerate(data.get("routes", []) or []):
+        try:
+            dst = ip_network(route["dst"], strict=False)
+            gw = ip_address(route["gw"]) if route.get("gw") else None
+        except (KeyError, TypeError, ValueError):
+            problems.append(f"routes[{n}] is not {{dst, gw}}: {route!r}")
+            continue
+        if isinstance(dst, IPv4Network):
+            routes.append((dst, gw if isinstance(gw, IPv4Address) else None))
+    if "dns" in data and not isinstance(data["dns"], dict):
+        problems.append("dns is not an object")
+    if problems:
+        raise ResultInvalid("invalid CNI result: " + "; ".join(problems))
+    return CniResult(tuple(interfaces), tuple(ips), tuple(routes), data)
+
+
+def parse_error(stdout: str) -> ErrorResult | None:
+    """The error result a failing plugin printed, or None when it printed none."""
+    try:
+        data = json.loads(stdout)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or "code" not in data:
+        return None
+    return ErrorResult(int(data.get("code") or 0), str(data.get("msg", "")),
+                       str(data.get("details", "")))
+
+
+# -- running -----------------------------------------------------------------------------
+
+
+class Launcher(Protocol):
+    """Where and how a plugin process runs: in the world's host namespace, with the tools
+    of the world on its PATH (see `ctrnet.grade.launch`)."""
+
+    def argv(self, plugin: str) -> list[str]:
+        """The command line that runs `plugin` in the host namespace."""
+        ...
+
+    def env(self) -> dict[str, str]:
+        """Environment to add (PATH with the tool recorders first, …)."""
+        ...
+
+    def netns_path(self, ns: str) -> str:
+        """What CNI_NETNS is for the world's namespace `ns`."""
+        ...
+
+
+@dataclass(frozen=True)
+class Call:
+    """One finished plugin call."""
+
+    command: str
+    container_id: str
+    returncode: int
+    stdout: str
+    stderr: str
+    duration: float
+    timed_out: bool = False
+
+    def reason(self, timeout: float) -> str:
+        """One line saying why the call failed."""
+        what = f"{self.command} for {self.container_id}"
+        if self.timed_out:
+            return f"{what} hung: killed after {timeout:g} s"
+        if self.returncode < 0:
+            name = signal.Signals(-self.returncode).name
+            return f"{what} crashed: killed by {name}"
+        error = parse_error(self.stdout)
+        if error is not None:
+            return f"{what} failed with {error}"
+        said = _short(self.stderr or self.stdout) or "no output"
+        return f"{what} exited {self.returncode} without a CNI error result: {said!r}"
+
+
+@dataclass
+class Plugin:
+    """A CNI plugin executable and how to run it; every call is recorded in `calls`."""
+
+    path: str
+    config: NetworkConfig
+    launcher: Launcher
+    cni_path: tuple[str, ...] = ()
+    timeout: float = DEFAULT_TIMEOUT
+    #: More environment for every call (e.g. the world socket of `ctrnet-cni`).
+    env: dict[str, str] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+
+    def invoke(self, command: str, container_id: str, ns: str | None, ifname: str,
+               prev_result: dict[str, Any] | None = None, *, netns_path: str | None = None,
+               ) -> Call:
+        """Run one command; `netns_path` overrides the path of `ns` (e.g. a gone namespace)."""
+        path = netns_path if netns_path is not None else (
+            self.launcher.netns_path(ns) if ns is not None else "")
+        search = [os.path.dirname(os.path.abspath(self.path)), *self.cni_path]
+        env = {
+            "CNI_COMMAND": command,
+            "CNI_CONTAINERID": container_id,
+            "CNI_NETNS": path,
+            "CNI_IFNAME": ifname,
+            "CNI_PATH": ":".join(dict.fromkeys(search)),
+            "LC_ALL": "C",
+            "HOME": os.environ.get("HOME", "/root"),
+            **self.launcher.env(),
+            **self.env,
+        }
+        stdin = json.dumps(self.config.as_dict(prev_result))
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            self.launcher.argv(self.path), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env, text=True, start_new_session=True,
+        )
+        try:
+            out, err = proc.communicate(stdin, timeout=self.timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            # A plugin that hangs may have children (a shell script's `ip`, a `sleep`):
+            # its own session makes them one process group, ended together.
+            _kill_group(proc.pid)
+            out, err = proc.communicate()
+            timed_out = True
+        finally:
+            _kill_group(proc.pid)
+        call = Call(command, container_id, proc.returncode, out, err,
+                    time.monotonic() - start, timed_out)
+        self.calls.append(call)
+        return call
+
+    def add(self, container_id: str, ns: str, ifname: str = "eth0") -> CniResult:
+        call = self.invoke("ADD", container_id, ns, ifname)
+        if call.returncode != 0 or call.timed_out:
+            raise PluginFailed(call.reason(self.timeout))
+        try:
+            return parse_result(call.stdout)
+        except ResultInvalid as exc:
+            raise ResultInvalid(f"ADD for {container_id}: {exc}") from None
+
+    def check(self, container_id: str, ns: str, result: CniResult, ifname: str = "eth0") -> None:
+        call = self.invoke("CHECK", container_id, ns, ifname, result.raw)
+        if call.returncode != 0 or call.timed_out:
+            raise PluginFailed(call.reason(self.timeout))
+
+    def delete(self, container_id: str, ns: str | None, ifname: str = "eth0",
+               result: CniResult | None = None, *, netns_path: str | None = None) -> None:
+        call = self.invoke("DEL", container_id, ns, ifname,
+                           result.raw if result is not None else None, netns_path=netns_path)
+        if call.returncode != 0 or call.timed_out:
+            raise PluginFailed(call.reason(self.timeout))
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

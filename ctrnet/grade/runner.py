@@ -1,0 +1,256 @@
+"""Grading: run the implementation-conformance tests against one implementation on one
+backend, in this process (pytest.main), and turn their outcomes into a `Grade`.
+
+Each test names the checklist item it evidences with `@pytest.mark.checklist(ID)` (or an
+extra topic with `@pytest.mark.topic(NAME)`); a collector plugin files every outcome under
+its item with a one-line reason. Everything a run makes lives in a temporary directory and
+the worlds pytest's fixtures remove, so nothing is left behind, also on failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ctrnet.backend import REGISTRY
+from ctrnet.grade import model
+from ctrnet.grade.model import Grade, Outcome, TestResult
+
+#: The suites graded: the CNI checks (per item) and the core's implementation suite.
+SUITES = ("ctrnet.conformance.cni", "ctrnet.conformance.implementation")
+#: The exception's (dotted) class name pytest puts before a failure's message, dropped
+#: from the reason: "ctrnet.errors.Unreachable: …", "AssertionError: …", "Failed: …".
+_PREFIX = re.compile(r"^(?:[a-z_]\w*\.)*[A-Z]\w*(?:\[[^]]*\])?: ")
+
+
+def _one_line(text: str) -> str:
+    first = next((line for line in text.strip().splitlines() if line.strip()), "")
+    return _PREFIX.sub("", first.strip())
+
+
+def _message(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if longrepr is None:
+        return ""
+    if isinstance(longrepr, tuple):  # a skip: (file, line, reason)
+        return _one_line(str(longrepr[2]))
+    crash = getattr(longrepr, "reprcrash", None)
+    if crash is not None:
+        return _one_line(crash.message)
+    return _one_line(str(longrepr))
+
+
+@dataclass(eq=False)  # pluggy keeps plugins in sets: hash by identity
+class Collector:
+    """pytest plugin: files each test's outcome under its checklist item or topic."""
+
+    labels: dict[str, tuple[str, str]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    results: dict[str, TestResult] = field(default_factory=dict)
+    collect_errors: list[str] = field(default_factory=list)
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        _register_cni_implementation(os.environ.get("CTRNET_IMPL", "ctrnet"))
+        for item in items:
+            self.names[item.nodeid] = item.name
+            mark = item.get_closest_marker("checklist")
+            if mark is not None and mark.args:
+                self.labels[item.nodeid] = ("checklist", str(mark.args[0]))
+                continue
+            mark = item.get_closest_marker("topic")
+            topic = str(mark.args[0]) if mark is not None and mark.args else "other"
+            self.labels[item.nodeid] = ("topic", topic)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collect_errors.append(f"{report.nodeid}: {_message(report)}")  # type: ignore[arg-type]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        name = self.names.get(report.nodeid, report.nodeid.rsplit("::", 1)[-1])
+        known = self.results.get(report.nodeid)
+        if report.when == "call":
+            outcome = Outcome(report.outcome)
+        elif report.failed:
+            outcome = Outcome.ERROR
+        elif report.skipped:
+            outcome = Outcome.SKIPPED
+        else:
+            return
+        if known is not None and known.bad:
+            return  # a teardown error after a failure: the failure says more
+        self.results[report.nodeid] = TestResult(name, outcome, _message(report)
+                                                 if outcome is not Outcome.PASSED else "",
+                                                 report.duration)
+
+    def grouped(self) -> tuple[dict[str, list[TestResult]], dict[str, list[TestResult]]]:
+        by_item: dict[str, list[TestResult]] = {}
+        extras: dict[str, list[TestResult]] = {}
+        for nodeid, result in self.results.items():
+            kind, label = self.labels.get(nodeid, ("topic", "other"))
+            (by_item if kind == "checklist" else extras).setdefault(label, []).append(result)
+        return by_item, extras
+
+
+def _register_cni_implementation(spec: str) -> None:
+    """Put "cni:PATH" in the implementation suite's registry, which knows "ctrnet" only: in
+    every loaded copy of it (pytest may import the suite under a second module name)."""
+    if not spec.startswith("cni:"):
+        return
+    for name, module in list(sys.modules.items()):
+        if not name.endswith("conformance.implementation.adapter"):
+            continue
+        registry = getattr(module, "IMPLEMENTATIONS", None)
+        if isinstance(registry, dict) and spec not in registry:
+            package = name.rsplit(".", 1)[0]
+            cni_adapter = importlib.import_module(f"{package}.cni_adapter")
+            registry[spec] = cni_adapter.cni_factory(spec)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to grade, and how."""
+
+    impl: str = "ctrnet"
+    backend: str = "sim"
+    conf: str | None = None  # a JSON file merged into the network config the plugin gets
+    timeout: float | None = None  # per plugin call
+    suites: tuple[str, ...] = SUITES
+    pytest_args: tuple[str, ...] = ()
+
+
+class CannotGrade(Exception):
+    """Grading cannot start (missing plugin, no root for the kernel, unknown backend)."""
+
+
+def preflight(request: Request) -> list[str]:
+    """Refuse what cannot run, with one line; return notes for the report."""
+    notes: list[str] = []
+    if request.backend not in REGISTRY:
+        raise CannotGrade(f"unknown backend {request.backend!r}; choose one of "
+                          f"{', '.join(REGISTRY)}")
+    if request.backend == "kernel" and os.geteuid() != 0:
+        raise CannotGrade("the kernel backend needs root: run as root, or use --backend sim")
+    if request.impl.startswith("cni:"):
+        path = request.impl.removeprefix("cni:")
+        if not os.path.isfile(path):
+            raise CannotGrade(f"CNI plugin {path} does not exist")
+        if not os.access(path, os.X_OK):
+            raise CannotGrade(f"CNI plugin {path} is not executable (chmod +x {path})")
+        if request.backend == "sim" and _speaks_netlink(path):
+            notes.append("this plugin configures through netlink, which the simulator cannot "
+                         "run: grade it with --backend kernel")
+    elif request.impl != "ctrnet":
+        raise CannotGrade(f"--impl {request.impl!r}: expected ctrnet or cni:PATH")
+    if request.conf is not None:
+        try:
+            data = json.loads(Path(request.conf).read_text())
+        except (OSError, ValueError) as exc:
+            raise CannotGrade(f"--conf {request.conf}: {exc}") from None
+        if not isinstance(data, dict):
+            raise CannotGrade(f"--conf {request.conf}: not a JSON object")
+    return notes
+
+
+def _speaks_netlink(path: str) -> bool:
+    """A guess from the executable itself: an ELF binary (CNI's Go plugins) or a script
+    importing a netlink library cannot run on the simulated command line."""
+    try:
+        head = Path(path).read_bytes()[:65536]
+    except OSError:
+        return False
+    if head.startswith(b"\x7fELF"):
+        return True
+    return any(word in head for word in (b"pyroute2", b"vishvananda/netlink", b"import netlink"))
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _suite_paths(suites: tuple[str, ...]) -> list[str]:
+    paths = []
+    for name in suites:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            paths += list(spec.submodule_search_locations)
+    return paths
+
+
+def grade(request: Request) -> Grade:
+    """Run the suites against the implementation and say how each checklist item fared."""
+    start = time.monotonic()
+    try:
+        notes = preflight(request)
+    except CannotGrade as exc:
+        return model.build(request.impl, request.backend, {}, error=str(exc))
+    paths = _suite_paths(request.suites)
+    if not paths:
+        return model.build(request.impl, request.backend, {},
+                           error="the implementation-conformance suite is not installed")
+    workdir = Path(tempfile.mkdtemp(prefix="ctrnet-grade-"))
+    collector = Collector()
+    env = {"CTRNET_IMPL": request.impl}
+    if request.conf is not None:
+        env["CTRNET_CNI_CONF"] = os.path.abspath(request.conf)
+    if request.timeout is not None:
+        env["CTRNET_CNI_TIMEOUT"] = str(request.timeout)
+    argv = [*paths, "--backend", request.backend, "--impl", request.impl,
+            "-p", "no:cacheprovider", "--basetemp", str(workdir / "tmp"), "-q",
+            "--rootdir", str(workdir), "-o", "addopts=", *request.pytest_args]
+    output = io.StringIO()
+    try:
+        with _environment(env), contextlib.redirect_stdout(output):
+            code = pytest.main(argv, plugins=[collector])
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    by_item, extras = collector.grouped()
+    error = None
+    outcomes = list(collector.results.values())
+    if outcomes and all(r.outcome in (Outcome.ERROR, Outcome.SKIPPED) for r in outcomes) \
+            and any(r.outcome is Outcome.ERROR for r in outcomes):
+        # Not one test got as far as the implementation: the world itself could not be
+        # built (a broken backend, a missing tool), which is no fault of the implementation.
+        first = next(r for r in outcomes if r.outcome is Outcome.ERROR)
+        error = f"no test could set up its world: {first.message}"
+    elif collector.collect_errors:
+        error = "the suite could not be collected: " + collector.collect_errors[0]
+    elif code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR,
+                  pytest.ExitCode.USAGE_ERROR) or not collector.results:
+        tail = _one_line(output.getvalue().strip().splitlines()[-1] if output.getvalue().strip()
+                         else "") or f"pytest exit {int(code)}"
+        error = f"the suite did not run: {tail}"
+    return model.build(request.impl, request.backend, by_item, extras=extras,
+                       notes=tuple(notes), error=error, duration=time.monotonic() - start)
+
+
+def conf_extra() -> dict[str, Any]:
+    """The keys of `--conf` (passed as $CTRNET_CNI_CONF) to merge into the network config."""
+    path = os.environ.get("CTRNET_CNI_CONF")
+    if not path:
+        return {}
+    data = json.loads(Path(path).read_text())
+    return data if isinstance(data, dict) else {}
