@@ -171,5 +171,5 @@ def test_bridge_fdb_without_master_is_refused(bridged: Backend) -> None:
 
 
 def test_unknown_tool_is_127(backend: Backend) -> None:
-    result = sh(backend, "tcpdump -i any")
-    assert (result.status, result.err) == (127, "ctrnet sim: tcpdump: command not found\n")
+    result = sh(backend, "traceroute -n 10.0.0.1")
+    assert (result.status, result.err) == (127, "ctrnet sim: traceroute: command not found\n")

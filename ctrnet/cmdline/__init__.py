@@ -1,5 +1,6 @@
-"""The simulated command line's front-end: pure-Python `ip`, `bridge`, `sysctl`, `ping` and
-`sleep` acting on any Backend. Each tool is `run(argv, ctx) -> exit status`, argv without the
+"""The simulated command line's front-end: pure-Python `ip`, `bridge`, `sysctl`, `ping`,
+`sleep` and `tc qdisc … tbf` acting on any Backend, and `iptables*`, `ebtables` acting on a
+backend's rule model. Each tool is `run(argv, ctx) -> exit status`, argv without the
 program name; `dispatch(tool, argv, ctx)` picks the tool by name. Output, messages and exit
 statuses follow iproute2 6.1, procps-ng 4 and iputils as Debian 12 ships them.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ctrnet.cmdline import bridge, ip, ping, sleep, sysctl
+from ctrnet.cmdline import bridge, ebtables, ip, iptables, ping, sleep, sysctl, tc, tcpdump
 from ctrnet.cmdline.context import CommandFailed, Context, Unsupported
 
 Tool = Callable[[list[str], Context], int]
@@ -19,6 +20,12 @@ TOOLS: dict[str, Tool] = {
     "sysctl": sysctl.run,
     "ping": ping.run,
     "sleep": sleep.run,
+    "iptables": iptables.run,
+    "iptables-save": iptables.run_save,
+    "iptables-restore": iptables.run_restore,
+    "ebtables": ebtables.run,
+    "tc": tc.run,
+    "tcpdump": tcpdump.run,
 }
 
 

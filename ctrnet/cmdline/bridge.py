@@ -63,11 +63,14 @@ def link_show(ctx: Context, json: bool, details: bool, argv: list[str]) -> int:
         if link.master is None or link.port is None or (dev is not None and link.name != dev):
             continue
         entry: dict[str, Any] = {"ifindex": link.index}
-        if link.peer is not None:
+        peer = table.peer_link(link) if link.peer is not None else None
+        index = peer.index if peer is not None else 0
+        # bridge/link.c prints "@…" only when IFLA_LINK differs from the device's own index
+        # (seen on 6.1: a veth whose peer has the same index in another namespace shows no
+        # "@", where `ip link` shows "@ifN").
+        if link.peer is not None and index != link.index:
             # bridge/link.c resolves IFLA_LINK in the local namespace even when the peer is
             # elsewhere, so a remote peer's index can print as an unrelated local device.
-            peer = table.peer_link(link)
-            index = peer.index if peer is not None else 0
             local = table.by_index.get(index) if table.is_remote_peer(link) else peer
             entry["link"] = local.name if local is not None else f"if{index}"
         entry["ifname"] = link.name

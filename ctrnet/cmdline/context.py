@@ -10,12 +10,21 @@ import dataclasses
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ctrnet.backend import Backend
 
+if TYPE_CHECKING:
+    from ctrnet.netfilter.ebtables import EbtablesFilter
+    from ctrnet.netfilter.ruleset import Ruleset
+
 #: Runs argv inside a namespace and returns its exit status (`ip netns exec NS CMD...`).
 ExecHook = Callable[[str, list[str]], int]
+#: The live iptables state (or ebtables filter table) of a namespace, for a backend that
+#: holds them as data — the simulator. iptables verbs the Backend protocol cannot express
+#: (`-L -v`, `-D CHAIN N`, `-C`) act on it directly.
+RulesetHook = Callable[[str], "Ruleset"]
+EbtablesHook = Callable[[str], "EbtablesFilter"]
 
 
 class CommandFailed(Exception):
@@ -52,6 +61,11 @@ class Context:
     stderr: TextIO = field(default_factory=io.StringIO)
     env: Mapping[str, str] = field(default_factory=dict)
     exec_hook: ExecHook | None = None
+    ruleset_hook: RulesetHook | None = None
+    ebtables_hook: EbtablesHook | None = None
+    #: The namespace names in the order `ls /run/netns` gives them — newest first, as tmpfs
+    #: lists a directory — when the backend knows creation order; else sorted.
+    netns_order: Callable[[], list[str]] | None = None
 
     def __post_init__(self) -> None:
         if not self.ns:
@@ -67,6 +81,18 @@ class Context:
         if self.exec_hook is None:
             raise Unsupported("ip", "netns exec (no command runner attached)")
         return self.exec_hook(ns, argv)
+
+    def ruleset(self, tool: str) -> Ruleset:
+        """The current namespace's iptables state; refuses loudly without a hook."""
+        if self.ruleset_hook is None:
+            raise Unsupported(tool, "this backend (no rule model attached)")
+        return self.ruleset_hook(self.ns)
+
+    def bridge_filter(self) -> EbtablesFilter:
+        """The current namespace's ebtables filter table; refuses loudly without a hook."""
+        if self.ebtables_hook is None:
+            raise Unsupported("ebtables", "this backend (no rule model attached)")
+        return self.ebtables_hook(self.ns)
 
     def out(self, text: str) -> None:
         self.stdout.write(text)

@@ -146,6 +146,11 @@ def link_add(ctx: Context, argv: list[str]) -> int:
         raise CommandFailed('Not enough information: "type" argument is required\n', 1)
     if name is None:
         raise need_dev()
+    if args.name is None and len(name) >= 16 and not any(c in "/:" or c.isspace()
+                                                         for c in name):
+        # The positional (`dev`) form is checked by check_altifname() only (128 bytes), so a
+        # long name reaches the kernel, whose IFLA_IFNAME policy refuses it (seen on 6.18).
+        raise CommandFailed("Error: Attribute failed policy validation.\n", 2)
     _check_ifname(name)
     if args.master is not None or args.nomaster:
         raise unsupported("link add ... master")

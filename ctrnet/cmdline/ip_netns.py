@@ -58,7 +58,7 @@ def netns_list(ctx: Context, opts: IpOptions, argv: list[str]) -> int:
     # The ids are the netnsids the current namespace assigned, i.e. the namespaces its veths'
     # peers live in (see LinkTable.nsids).
     ids = LinkTable(ctx.backend, ctx.ns).nsids
-    names = ctx.backend.netns_list()
+    names = ctx.netns_order() if ctx.netns_order is not None else ctx.backend.netns_list()
     if opts.json:
         dump_json(ctx, [{"name": n} | ({"id": ids[n]} if n in ids else {}) for n in names])
         return 0
@@ -80,6 +80,15 @@ def netns_exec(ctx: Context, argv: list[str]) -> int:
     return ctx.exec_in_namespace(name, command)
 
 
+def netns_identify(ctx: Context, argv: list[str]) -> int:
+    """`ip netns identify` (of the calling process): the names its namespace is mounted
+    under, space separated — an empty line for the host namespace, which has none."""
+    if argv:
+        raise unsupported("netns identify PID")
+    ctx.out(f"{ctx.ns}\n" if ctx.ns != ctx.backend.host_ns else "\n")
+    return 0
+
+
 def do_netns(ctx: Context, opts: IpOptions, argv: list[str]) -> int:
     """do_netns(): subcommands matched by prefix in iproute2's order."""
     if not argv:
@@ -95,7 +104,9 @@ def do_netns(ctx: Context, opts: IpOptions, argv: list[str]) -> int:
         raise unsupported("netns set")
     if matches(word, "delete"):
         return netns_delete(ctx, rest)
-    if matches(word, "identify") or matches(word, "pids"):
+    if matches(word, "identify"):
+        return netns_identify(ctx, rest)
+    if matches(word, "pids"):
         raise unsupported(f"netns {word}")
     if matches(word, "exec"):
         return netns_exec(ctx, rest)

@@ -33,15 +33,19 @@ def _seconds(ctx: Context, operand: str) -> float:
     return value * _UNITS[unit]
 
 
-def main(argv: list[str], ctx: Context) -> int:
+def duration(argv: list[str], ctx: Context) -> float:
+    """The seconds `sleep ARGV` waits (its operands summed); raises as sleep fails."""
     operands = [a for a in argv if a != "--"]
     if any(a.startswith("-") and len(a) > 1 and not a[1].isdigit() for a in operands):
         raise Unsupported("sleep", "options")
     if not operands:
         raise CommandFailed(
             "sleep: missing operand\nTry 'sleep --help' for more information.\n", 1)
-    total = sum(_seconds(ctx, operand) for operand in operands)
-    ctx.backend.sleep(total)
+    return sum(_seconds(ctx, operand) for operand in operands)
+
+
+def main(argv: list[str], ctx: Context) -> int:
+    ctx.backend.sleep(duration(argv, ctx))
     return 0
 
 

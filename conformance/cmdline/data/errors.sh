@@ -22,3 +22,11 @@ sysctl net.ipv4.nosuch
 sysctl -w net.ipv4.ip_forward=1 net.ipv4.conf.all.forwarding
 ping -c 1 -W 1 192.0.2.1
 bridge fdb add 02:00:00:00:00:01 dev nosuch master
+ip netns exec dup nosuchcommand
+ip netns exec dup
+ip -n nosuch link show
+nsenter --net=/var/run/netns/nosuch true
+ip netns exec dup sh -c 'exit 9'
+tc qdisc del dev br0 root
+nsenter --net=/var/run/netns/dup nosuchcommand
+ip netns exec dup /etc/passwd

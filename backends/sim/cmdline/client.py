@@ -1,0 +1,113 @@
+"""The shim every simulated tool runs: a tiny client of the simulator's server.
+
+Installed (with a `#!python -IS` line) as `ip`, `iptables`, `sleep`… in the run's shim
+directory. It imports only C modules (_socket, _signal) besides os and sys, so a command costs
+little more than an interpreter start: it hands its stdin/stdout/stderr to the server over the
+unix socket named by $CTRNET_SIM_SOCKET (SCM_RIGHTS), waits for the exit status and exits
+with it — or, for `ip netns exec` and `nsenter`, execs the command with $CTRNET_SIM_NS
+naming the namespace it now runs in.
+
+Wire format, NUL-separated fields: request `ctrnet-sim-1, tool, ns, cwd, pid, fds (comma
+separated), N, N locale variables (NAME=VALUE), argv…`; reply `status, N` or `signal, N` or
+`exec, NS, STYLE (ip or nsenter: whose words a failed exec gets), argv…`.
+"""
+
+import _signal  # type: ignore[import-not-found]  # C modules: no enum, no re
+import _socket
+import os
+import sys
+
+SOCKET_ENV = "CTRNET_SIM_SOCKET"
+NS_ENV = "CTRNET_SIM_NS"
+MAGIC = "ctrnet-sim-1"
+#: Locale variables the tools' messages depend on (coreutils quoting, for one).
+LOCALE_ENV = ("LC_ALL", "LC_MESSAGES", "LANG")
+
+
+def _open_fds() -> list[int]:
+    """Which of 0, 1, 2 are open: a script may run a command with `<&-`."""
+    fds = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            continue
+        fds.append(fd)
+    return fds
+
+
+def encode(fields: list[str]) -> bytes:
+    return b"\0".join(os.fsencode(f) for f in fields)
+
+
+def decode(data: bytes) -> list[str]:
+    return [os.fsdecode(f) for f in data.split(b"\0")]
+
+
+def _request(tool: str, argv: list[str], fds: list[int]) -> bytes:
+    env = [f"{k}={os.environ[k]}" for k in LOCALE_ENV if k in os.environ]
+    return encode([MAGIC, tool, os.environ.get(NS_ENV, ""), os.getcwd(), str(os.getpid()),
+                   ",".join(map(str, fds)), str(len(env)), *env, *argv])
+
+
+def _exchange(path: str, message: bytes, fds: list[int]) -> list[str]:
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+        rights = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
+        ancillary = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)] if fds else []
+        sent = sock.sendmsg([message], ancillary)
+        while sent < len(message):
+            sent += sock.send(message[sent:])
+        sock.shutdown(_socket.SHUT_WR)
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        sock.close()
+    return decode(b"".join(chunks)) if chunks else ["status", "2"]
+
+
+def _exec(ns: str, style: str, argv: list[str]) -> None:
+    os.environ[NS_ENV] = ns
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as err:
+        if style == "nsenter":
+            # util-linux: errexec() exits 127 for a missing program, 126 otherwise.
+            sys.stderr.write(f"nsenter: failed to execute {argv[0]}: {err.strerror}\n")
+            sys.exit(127 if isinstance(err, FileNotFoundError) else 126)
+        # What iproute2's cmd_exec() says when execvp() fails, and its exit status.
+        sys.stderr.write(f'exec of "{argv[0]}" failed: {err.strerror}\n')
+        sys.exit(1)
+
+
+def main() -> None:
+    tool = os.path.basename(sys.argv[0])
+    path = os.environ.get(SOCKET_ENV)
+    if not path:
+        sys.stderr.write(f"ctrnet sim: {tool}: ${SOCKET_ENV} is not set: "
+                         "run this under `ctrnet sim exec` or `ctrnet sim shell`\n")
+        sys.exit(2)
+    fds = _open_fds()
+    try:
+        reply = _exchange(path, _request(tool, sys.argv[1:], fds), fds)
+    except OSError as err:
+        sys.stderr.write(f"ctrnet sim: {tool}: cannot reach the simulator at {path}: "
+                         f"{err.strerror or err}\n")
+        sys.exit(2)
+    kind = reply[0]
+    if kind == "exec":
+        _exec(reply[1], reply[2], reply[3:])
+    if kind == "signal":
+        signum = int(reply[1])
+        _signal.signal(signum, _signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+    sys.exit(int(reply[1]) if kind == "status" else 2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""`ctrnet sim exec` and `ctrnet sim shell`: one simulated world for one run of a command.
+
+Builds the run's private directory (the server's socket and the shim directory that goes
+first on PATH), loads the world from --state DIR, starts the server, runs the command as a
+child process, and when it exits ends (and reports) whatever the run left behind, then
+saves the world back. The exit status is the command's.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ctrnet.backends.sim import persist
+from ctrnet.backends.sim.backend import SimBackend
+from ctrnet.backends.sim.cmdline import client, procs
+from ctrnet.backends.sim.cmdline.server import Server
+from ctrnet.backends.sim.cmdline.tools import default_tools
+
+#: The names the shims answer to, first on the run's PATH.
+SHIMS = ("ip", "bridge", "iptables", "iptables-save", "iptables-restore", "ebtables",
+         "sysctl", "tc", "ping", "nc", "sleep", "nsenter", "tcpdump")
+#: Set in the run's environment so scripts (and prompts) can tell they are simulated.
+MARKER_ENV = "CTRNET_SIM"
+
+
+def install_shims(directory: Path, names: tuple[str, ...] = SHIMS) -> None:
+    """Write the client script into `directory` and link every tool name to it."""
+    source = Path(client.__file__).read_text(encoding="utf-8")
+    # -I: ignore PYTHON* and the user's site; -S: no site import. Both keep start-up short.
+    script = directory / "ctrnet-sim-client"
+    script.write_text(f"#!{sys.executable} -IS\n{source}", encoding="utf-8")
+    script.chmod(0o755)
+    for name in names:
+        (directory / name).symlink_to(script.name)
+
+
+@contextmanager
+def simulator(state_dir: str | None) -> Iterator[tuple[Server, dict[str, str]]]:
+    """A running server on a world (loaded from `state_dir` when given) and the environment
+    a command needs to use it; on exit the world is saved back and everything is removed."""
+    procs.become_subreaper()
+    lock = persist.lock_state(state_dir) if state_dir else None
+    private = Path(tempfile.mkdtemp(prefix="ctrnet-sim-"))
+    server: Server | None = None
+    try:
+        backend = persist.load(state_dir) if state_dir else SimBackend()
+        shim_dir = private / "bin"
+        shim_dir.mkdir()
+        install_shims(shim_dir)
+        server = Server(backend, str(private / "sock"), str(shim_dir), default_tools())
+        server.start()
+        env = dict(os.environ)
+        env["PATH"] = f"{shim_dir}{os.pathsep}{env.get('PATH', os.defpath)}"
+        env[client.SOCKET_ENV] = server.socket_path
+        env[client.NS_ENV] = ""
+        env[MARKER_ENV] = "1"
+        yield server, env
+        with server.lock:
+            if state_dir:
+                persist.save(backend, state_dir)
+    finally:
+        if server is not None:
+            server.close()
+        shutil.rmtree(private, ignore_errors=True)
+        if lock is not None:
+            lock.close()
+
+
+def end_leftovers(server: Server) -> list[procs.Proc]:
+    """End the processes the command left running (background jobs still blocked) and say
+    which they were on stderr: on a real machine they would have gone on running."""
+    server.scheduler.settle()
+    left = [p for p in procs.descendants(os.getpid()) if p.state != "Z"]
+    for proc in left:
+        sys.stderr.write(f"ctrnet sim: ended background process {proc.pid} "
+                         f"({_shown(proc)}), still running when the run ended\n")
+    server.scheduler.close()
+    procs.end_processes(left)
+    procs.reap_orphans(os.getpid())
+    return left
+
+
+def _shown(proc: procs.Proc) -> str:
+    argv = list(proc.argv)
+    # A shim shows as "python -IS /tmp/…/bin/nc -l 8080": show it as the script wrote it.
+    if len(argv) > 2 and argv[1] == "-IS" and "/ctrnet-sim-" in argv[2]:
+        argv = [os.path.basename(argv[2]), *argv[3:]]
+    return " ".join(argv)
+
+
+#: Run as root, a script's `echo 1 > /proc/sys/…` (the guide has one) would change the real
+#: host, which the simulator cannot intercept: the command then runs in a private mount
+#: namespace where /proc/sys is read-only, so such a write fails loudly instead — and in an
+#: empty network namespace, so a real network program (curl, a Python socket) reaches
+#: nothing rather than the host's network. The shims' unix socket is a path: it still works.
+_READ_ONLY_PROC_SYS = ('mount --bind /proc/sys /proc/sys && '
+                      'mount -o remount,bind,ro /proc/sys && exec "$@"')
+
+
+def guarded(argv: list[str]) -> list[str]:
+    """`argv`, wrapped so that as root it cannot write the host's /proc/sys."""
+    unshare = shutil.which("unshare")
+    if os.geteuid() != 0 or unshare is None:
+        return argv  # unprivileged, /proc/sys is not writable anyway
+    # Root without CAP_SYS_ADMIN (some containers) cannot unshare: run the command as is.
+    probe = subprocess.run([unshare, "--mount", "--net", "--propagation", "private", "true"],
+                           capture_output=True)
+    if probe.returncode != 0:
+        return argv
+    return [unshare, "--mount", "--net", "--propagation", "private", "--", "/bin/sh", "-c",
+            _READ_ONLY_PROC_SYS, "ctrnet-sim", *argv]
+
+
+def run_command(argv: list[str], state_dir: str | None = None) -> int:
+    """`ctrnet sim exec`: run `argv` against the world; its exit status (128+N if killed)."""
+    with simulator(state_dir) as (server, env):
+        if shutil.which(argv[0], path=env["PATH"]) is None and "/" not in argv[0]:
+            sys.stderr.write(f"ctrnet sim: {argv[0]}: command not found\n")
+            return 127
+        try:
+            child = subprocess.Popen(guarded(argv), env=env)
+        except OSError as err:
+            sys.stderr.write(f"ctrnet sim: {argv[0]}: {err.strerror}\n")
+            return 127 if isinstance(err, FileNotFoundError) else 126
+        status = _wait(child)
+        end_leftovers(server)
+    return status
+
+
+def _wait(child: subprocess.Popen[bytes]) -> int:
+    # Ctrl-C goes to the whole foreground process group: let the child decide what it means.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code = child.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return 128 - code if code < 0 else code
+
+
+def run_shell(state_dir: str | None = None) -> int:
+    """`ctrnet sim shell`: an interactive shell (bash, else sh) in the simulator."""
+    with simulator(state_dir) as (server, env):
+        rc_dir = Path(server.socket_path).parent
+        prompt = r"(ctrnet sim) \u:\w\$ "
+        bash = shutil.which("bash")
+        if bash:
+            rcfile = rc_dir / "bashrc"
+            rcfile.write_text(
+                "[ -f /etc/bash.bashrc ] && . /etc/bash.bashrc\n"
+                "[ -f ~/.bashrc ] && . ~/.bashrc\n"
+                # A user's rc may rebuild PATH or PS1: the simulator's come last.
+                f"PATH={shlex.quote(env['PATH'])}\n"
+                f"PS1={shlex.quote(prompt)}\n", encoding="utf-8")
+            argv = [bash, "--rcfile", str(rcfile), "-i"]
+        else:
+            env["PS1"] = "(ctrnet sim) $ "
+            argv = ["/bin/sh", "-i"]
+        sys.stderr.write("ctrnet sim: a simulated world; ip, iptables, ping… act on it. "
+                         "`exit` leaves (the world is kept only with --state DIR).\n"
+                         "ctrnet sim: writes to /proc/sys cannot be simulated: use sysctl -w.\n")
+        child = subprocess.Popen(guarded(argv), env=env)
+        status = _wait(child)
+        end_leftovers(server)
+    return status
