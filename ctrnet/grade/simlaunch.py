@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ctrnet.backend import Backend
+from ctrnet.errors import CtrnetError
 from ctrnet.grade.launch import ToolRun
 
 _SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
@@ -44,6 +45,16 @@ class SimLauncher:
         run.install_shims(bindir)
         tools = {name: self._recording(name, tool)
                  for name, tool in tools_module.default_tools().items()}
+        # Run as root, a plugin that speaks netlink itself (CNI's Go plugins, pyroute2) would
+        # build its bridge in the machine's own namespace: every plugin process starts in an
+        # empty network namespace of its own (and with /proc/sys read-only), where it can
+        # reach only the shims' unix socket. Without that isolation, refuse to run as root.
+        self._isolation: list[str] = run.guarded([])
+        if os.geteuid() == 0 and not self._isolation:
+            shutil.rmtree(self._private, ignore_errors=True)
+            raise CtrnetError("cannot isolate the plugin from this machine's network "
+                              "(unshare --net failed): grade on the simulator as a normal "
+                              "user, or use --backend kernel")
         self._server = server.Server(backend, str(self._private / "sock"), str(bindir), tools)
         self._server.start()
         self._env = {
@@ -63,7 +74,7 @@ class SimLauncher:
         return run
 
     def argv(self, plugin: str) -> list[str]:
-        return [plugin]
+        return [*self._isolation, plugin]
 
     def env(self) -> dict[str, str]:
         return dict(self._env)
