@@ -57,6 +57,11 @@ REJECT_CODES = {
 }
 #: Kernel log lines (LOG targets) kept per namespace.
 LOG_LINES = 1000
+# Enum members bound once: on Python 3.11 every `Hook.X` / `CtState.X` is a metaclass
+# attribute lookup (~150 ns), and each packet meets several.
+_PREROUTING, _INPUT, _FORWARD, _OUTPUT = Hook.PREROUTING, Hook.INPUT, Hook.FORWARD, Hook.OUTPUT
+_DROP = Verdict.DROP
+_NEW, _RELATED, _INVALID = CtState.NEW, CtState.RELATED, CtState.INVALID
 
 
 class NfState:
@@ -151,9 +156,10 @@ def _view(nf: NfState, ns: Namespace, packet: IPv4, iif: Device | None, oif: Dev
         itype, icode = payload.type, payload.code
     conn = packet.ct
     if isinstance(conn, Conn):
-        state = _STATES[packet.ctinfo | ((conn.status & (SRC_NAT | DST_NAT)) << 1)]
+        # int(): `|` on the IntFlag itself would build a new flag (slow).
+        state = _STATES[int(packet.ctinfo) | ((conn.status & (SRC_NAT | DST_NAT)) << 1)]
     else:
-        state = CtState.INVALID
+        state = _INVALID
     return Packet(packet.src, packet.dst, packet.proto, sport, dport, itype, icode,
                   iif.name if iif is not None else None, oif.name if oif is not None else None,
                   state, packet.mark, packet.length(), brnf is not None,
@@ -189,15 +195,15 @@ class Netfilter(BridgeHooks, Hooks):
         if nf is None:
             return packet
         brnf = brnf_of(packet, ns) if packet.brnf is not None else None
-        if hook is Hook.PREROUTING:
+        if hook is _PREROUTING:
             if brnf is not None:
                 return packet  # ip_sabotage_in: br_netfilter ran PREROUTING at the bridge
             return self._prerouting(nf, ns, packet, indev, None)
-        if hook is Hook.OUTPUT:
+        if hook is _OUTPUT:
             return self._output(nf, ns, packet, outdev)
-        if hook is Hook.INPUT:
+        if hook is _INPUT:
             return self._input(nf, ns, packet, indev, brnf)
-        if hook is Hook.FORWARD:
+        if hook is _FORWARD:
             return self._forward(nf, ns, packet, indev, outdev, brnf)
         return self._postrouting(nf, ns, packet, outdev, brnf)
 
@@ -211,7 +217,7 @@ class Netfilter(BridgeHooks, Hooks):
             packet.mark = outcome.mark
             for entry in outcome.logs:
                 nf.log.append(entry.text)
-            if outcome.verdict is Verdict.DROP:
+            if outcome.verdict is _DROP:
                 if outcome.reject is not None:
                     self._reject(ns, packet, outcome.reject)
                 return False
@@ -232,12 +238,12 @@ class Netfilter(BridgeHooks, Hooks):
         if not isinstance(conn, Conn) or conn.table is not nf.conntrack \
                 or "nat" not in nf.rules.tables:
             return packet
-        if packet.ctinfo == CtState.NEW and not nat.initialized(conn, mtype):
+        if packet.ctinfo == _NEW and not nat.initialized(conn, mtype):
             outcome = evaluate(nf.rules, "nat", chain,
                                _view(nf, ns, packet, indev, outdev, brnf))
             for entry in outcome.logs:
                 nf.log.append(entry.text)
-            if outcome.verdict is Verdict.DROP:
+            if outcome.verdict is _DROP:
                 return None
             if not self._bind(ns, conn, mtype, outcome, packet, outdev):
                 return None
@@ -266,7 +272,7 @@ class Netfilter(BridgeHooks, Hooks):
     def _confirm(self, nf: NfState, packet: IPv4) -> bool:
         conn = packet.ct
         if isinstance(conn, Conn) and conn.table is nf.conntrack \
-                and packet.ctinfo != CtState.RELATED:
+                and packet.ctinfo != _RELATED:
             return nf.conntrack.confirm(conn)
         return True
 

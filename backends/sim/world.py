@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ctrnet.backends.sim.bridge import bridge_receive, bridge_xmit
 from ctrnet.backends.sim.clock import Clock
 from ctrnet.backends.sim.devices import Bridge, Device, Loopback, Veth
+from ctrnet.backends.sim.ipv4 import netif_receive
 from ctrnet.backends.sim.neighbour import NeighTable
 from ctrnet.backends.sim.netfilter import Netfilter
 from ctrnet.backends.sim.packet import Frame, frame_length
@@ -252,8 +253,6 @@ class World:
             self.stack_receive(dev, frame)
 
     def stack_receive(self, dev: Device, frame: Frame) -> None:
-        from ctrnet.backends.sim.ipv4 import netif_receive
-
         netif_receive(self, dev, frame)
 
     def run(self) -> None:

@@ -12,7 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ctrnet.errors import InvalidConfig
-from ctrnet.netfilter.match import ChainIndex, Packet, Pred, build_index, rule_pred
+from ctrnet.netfilter.match import (
+    ChainIndex,
+    Packet,
+    Pred,
+    Scan,
+    block_scan,
+    build_index,
+    rule_pred,
+)
 from ctrnet.netfilter.model import (
     Counters,
     Dnat,
@@ -76,10 +84,20 @@ class Outcome:
 # Action codes of compiled rules, checked in this order by the walk loop.
 _CONTINUE, _VERDICT, _JUMP, _GOTO, _RETURN, _LOG, _MARK, _TRACE, _REJECT, _NAT = range(10)
 
+# The walk takes candidates from a chain's bitset a word at a time: bit operations on a
+# 1,000-bit int allocate a new 1,000-bit int each, three of them per rule tested.
+_W = 30
+_WORD = (1 << _W) - 1
+#: From this many candidates in a word on, they are tested by the word's block function
+#: (`match.block_scan`) in one call; fewer are cheaper one predicate call each.
+_BLOCK_MIN = 4
+#: Outcomes kept per chain (see `_Compiled.outcome`).
+_OUTCOMES_MAX = 4096
+
 
 class _Compiled:
     __slots__ = ("name", "builtin", "policy", "policy_counters", "rules", "preds", "actions",
-                 "counters", "index", "all_bits")
+                 "counters", "index", "all_bits", "refs", "outcomes", "blocks")
 
     def __init__(self, chain: Chain) -> None:
         self.name = chain.name
@@ -92,6 +110,45 @@ class _Compiled:
         self.counters: list[Counters] = chain.counters
         self.index: ChainIndex = build_index(self.rules)
         self.all_bits = (1 << len(self.rules)) - 1
+        self.refs = [RuleRef(self.name, n + 1, rule) for n, rule in enumerate(self.rules)]
+        # Outcomes without logs or trace, by (rule index or -1 for the policy, mark): they are
+        # immutable, so each is made once instead of once per packet.
+        self.outcomes: dict[tuple[int, int], Outcome] = {}
+        self.blocks: dict[int, Scan] = {}  # made on first use, by first rule index
+
+    def block(self, base: int) -> Scan:
+        """The scan function of rules base..base+_W-1."""
+        scan = self.blocks.get(base)
+        if scan is None:
+            scan = self.blocks[base] = block_scan(self.rules[base:base + _W])
+        return scan
+
+    def outcome(self, idx: int, mark: int, logs: list[LogEntry], traced: bool) -> Outcome:
+        """What the terminal rule `idx` (-1: the chain's policy) decides."""
+        if logs or traced:
+            return self._make(idx, mark, tuple(logs), traced)
+        key = (idx, mark)
+        found = self.outcomes.get(key)
+        if found is None:
+            found = self._make(idx, mark, (), False)
+            if len(self.outcomes) < _OUTCOMES_MAX:  # marks are few; bound it all the same
+                self.outcomes[key] = found
+        return found
+
+    def _make(self, idx: int, mark: int, logs: tuple[LogEntry, ...], traced: bool) -> Outcome:
+        if idx < 0:
+            assert self.policy is not None
+            return Outcome(self.policy, None, self.name, mark, logs=logs, traced=traced)
+        target = self.rules[idx].target
+        ref = self.refs[idx]
+        if isinstance(target, Reject):
+            return Outcome(Verdict.DROP, ref, None, mark, reject=target, logs=logs,
+                           traced=traced)
+        if isinstance(target, (Snat, Dnat, Masquerade)):
+            return Outcome(Verdict.ACCEPT, ref, None, mark, nat=target, logs=logs,
+                           traced=traced)
+        assert isinstance(target, Standard)
+        return Outcome(target.verdict, ref, None, mark, logs=logs, traced=traced)
 
 
 def _action(rule: Rule) -> int:
@@ -148,14 +205,30 @@ def evaluate(ruleset: Ruleset, table: str, chain: str, packet: Packet, *,
     stack: list[tuple[_Compiled, int, int, int]] = []
     length = packet.length
     cand = current.index.candidates(packet, mark)
+    # The candidates left: bits `base`.. of `cand` are `word` (the next _W) and `rest`;
+    # `base` is a multiple of _W, so that a word is one of the chain's blocks.
+    word, rest, base = cand & _WORD, cand >> _W, 0
     while True:
-        if cand:
-            low = cand & -cand
-            idx = low.bit_length() - 1
-            cand ^= low
-            pred = current.preds[idx]
-            if pred is not None and not pred(packet, mark):
-                continue
+        if not word and rest:  # on to the word that holds the next candidate
+            skip = ((rest & -rest).bit_length() - 1) // _W * _W
+            base += _W + skip
+            rest >>= skip
+            word, rest = rest & _WORD, rest >> _W
+        if word:
+            if word.bit_count() >= _BLOCK_MIN:
+                k = current.block(base)(packet, mark, word)
+                if k < 0:
+                    word = 0
+                    continue
+                word &= ~((2 << k) - 1)
+                idx = base + k
+            else:
+                low = word & -word
+                idx = base + low.bit_length() - 1
+                word ^= low
+                pred = current.preds[idx]
+                if pred is not None and not pred(packet, mark):
+                    continue
             if count:
                 counter = current.counters[idx]
                 counter.packets += 1
@@ -179,7 +252,8 @@ def evaluate(ruleset: Ruleset, table: str, chain: str, packet: Packet, *,
                 if new_mark != mark:
                     # Later rules test the new mark: recompute the candidates after this rule.
                     mark = new_mark
-                    cand = current.index.candidates(packet, mark) & ~((low << 1) - 1)
+                    cand = current.index.candidates(packet, mark) & ~((2 << idx) - 1)
+                    word, rest, base = cand & _WORD, cand >> _W, 0
                 continue
             if action == _TRACE:
                 traced = True
@@ -188,30 +262,19 @@ def evaluate(ruleset: Ruleset, table: str, chain: str, packet: Packet, *,
                 target = rule.target
                 assert isinstance(target, Jump)
                 if action == _JUMP:
-                    stack.append((current, idx, cand, mark))
+                    stack.append((current, idx, ((rest << _W) | word) << base, mark))
                 current = chains[target.chain]
                 cand = current.index.candidates(packet, mark)
+                word, rest, base = cand & _WORD, cand >> _W, 0
                 continue
-            ref = RuleRef(current.name, idx + 1, rule)
-            if action == _VERDICT:
-                target = rule.target
-                assert isinstance(target, Standard)
-                return Outcome(target.verdict, ref, None, mark, logs=tuple(logs), traced=traced)
-            if action == _REJECT:
-                target = rule.target
-                assert isinstance(target, Reject)
-                return Outcome(Verdict.DROP, ref, None, mark, reject=target, logs=tuple(logs),
-                               traced=traced)
-            if action == _NAT:
-                target = rule.target
-                assert isinstance(target, (Snat, Dnat, Masquerade))
-                return Outcome(Verdict.ACCEPT, ref, None, mark, nat=target, logs=tuple(logs),
-                               traced=traced)
+            if action != _RETURN:  # ACCEPT/DROP, REJECT or a NAT target: the walk ends
+                return current.outcome(idx, mark, logs, traced)
             # _RETURN: like falling off the end of the chain.
         if stack:
             current, idx, cand, pushed_mark = stack.pop()
             if pushed_mark != mark:  # the callee re-marked: the caller's candidates change
                 cand = current.index.candidates(packet, mark) & ~((2 << idx) - 1)
+            word, rest, base = cand & _WORD, cand >> _W, 0
             if traced:
                 logs.append(LogEntry(4, f"TRACE: {table}:{current.name}:return"))
             continue
@@ -226,6 +289,4 @@ def evaluate(ruleset: Ruleset, table: str, chain: str, packet: Packet, *,
             current.policy_counters.bytes += length
         if traced:
             logs.append(LogEntry(4, f"TRACE: {table}:{current.name}:policy"))
-        policy = current.policy
-        assert policy is not None
-        return Outcome(policy, None, current.name, mark, logs=tuple(logs), traced=traced)
+        return current.outcome(-1, mark, logs, traced)

@@ -10,7 +10,7 @@ still checked by its closure, so the index cannot change a verdict.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ctrnet.errors import InvalidConfig
 from ctrnet.netfilter.model import (
@@ -31,7 +31,7 @@ from ctrnet.netfilter.model import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Packet:
     """What the rules look at in one IPv4 packet, as the hook sees it.
 
@@ -40,6 +40,9 @@ class Packet:
     connection is NATed. `bridged` says br_netfilter is passing the packet (then `physdev_in`/
     `physdev_out` are the bridge ports). `addr_type(ip, dev)` answers the addrtype match the
     way the kernel's route lookup would (dev limits the lookup to that device's table).
+
+    Treat as immutable. Not frozen only for speed: the simulator builds one per packet and
+    hook, and a frozen dataclass's __init__ (object.__setattr__ per field) costs 5x more.
     """
 
     src: int
@@ -208,7 +211,43 @@ def rule_pred(rule: Rule) -> Pred | None:
     test. Values enter the expression only as ints or as names bound in its namespace.
     """
     consts: dict[str, object] = {}
+    expr = rule_expr(rule, consts)
+    if expr is None:
+        return None
+    source = "lambda p, mark: " + expr
+    fn: Pred = eval(compile(source, f"<rule {source[:40]}>", "eval"), consts)  # noqa: S307
+    return fn
+
+
+#: scan(p, mark, bits): the position of the first rule whose bit is set in `bits` and that
+#: matches, or -1.
+Scan = Callable[[Packet, int, int], int]
+
+
+def block_scan(rules: list[Rule]) -> Scan:
+    """One function testing `rules` (a few consecutive rules of a chain) in order, for a
+    packet with several candidates among them: one call instead of one per candidate."""
+    consts: dict[str, object] = {}
+    lines = ["def scan(p, mark, bits):",
+             "    src, dst, proto, sport, dport = p.src, p.dst, p.proto, p.sport, p.dport",
+             "    iif, oif, ctstate = p.iif, p.oif, int(p.ctstate)"]
+    for k, rule in enumerate(rules):
+        expr = rule_expr(rule, consts, local=True)
+        lines.append(f"    if bits & {1 << k}{' and ' + expr if expr else ''}:")
+        lines.append(f"        return {k}")
+    lines.append("    return -1")
+    exec(compile("\n".join(lines), "<chain block>", "exec"), consts)  # noqa: S102
+    scan: Scan = consts.pop("scan")  # type: ignore[assignment]
+    return scan
+
+
+def rule_expr(rule: Rule, consts: dict[str, object], local: bool = False) -> str | None:
+    """`rule_pred`'s expression over `p` and `mark`; None when the rule matches every
+    packet. The values it names are added to `consts`. `local`: the packet's fields are read
+    from locals of their names (`ctstate` as an int), which `block_scan` loads once."""
     parts: list[str] = []
+    at = "" if local else "p."
+    ctstate = "ctstate" if local else "int(p.ctstate)"
 
     def const(value: object) -> str:
         name = f"c{len(consts)}"
@@ -221,37 +260,53 @@ def rule_pred(rule: Rule) -> Pred | None:
     for net, inv, attr in ((rule.src, rule.src_invert, "src"), (rule.dst, rule.dst_invert,
                                                                  "dst")):
         if net is not None:
-            parts.append(f"((p.{attr} & {net.mask}) {'!=' if inv else '=='} {net.addr})")
+            parts.append(f"(({at}{attr} & {net.mask}) {'!=' if inv else '=='} {net.addr})")
     for iface, inv, attr in ((rule.in_iface, rule.in_invert, "iif"),
                              (rule.out_iface, rule.out_invert, "oif")):
         if iface is None:
             continue
         if iface.is_wildcard:
-            parts.append(test(f"(p.{attr} or '').startswith({const(iface.name[:-1])})", inv))
+            parts.append(test(f"({at}{attr} or '').startswith({const(iface.name[:-1])})", inv))
         else:
-            parts.append(f"(p.{attr} {'!=' if inv else '=='} {const(iface.name)})")
+            parts.append(f"({at}{attr} {'!=' if inv else '=='} {const(iface.name)})")
     if rule.proto != 0:
-        parts.append(f"(p.proto {'!=' if rule.proto_invert else '=='} {rule.proto})")
+        parts.append(f"({at}proto {'!=' if rule.proto_invert else '=='} {rule.proto})")
     for m in rule.matches:
         if isinstance(m, PortMatch):
-            parts.append("p.sport is not None and p.dport is not None")
+            parts.append(f"{at}sport is not None and {at}dport is not None")
             for ports, inv, attr in ((m.sport, m.sport_invert, "sport"),
                                      (m.dport, m.dport_invert, "dport")):
                 if ports is not None:
-                    parts.append(test(f"({ports.lo} <= p.{attr} <= {ports.hi})", inv))
+                    parts.append(test(f"({ports.lo} <= {at}{attr} <= {ports.hi})", inv))
         elif isinstance(m, MarkMatch):
             parts.append(f"((mark & {m.mask}) {'!=' if m.invert else '=='} {m.value})")
         elif isinstance(m, ConntrackMatch):
-            parts.append(f"((int(p.ctstate) & {int(m.states)}) {'==' if m.invert else '!='} 0)")
+            parts.append(f"(({ctstate} & {int(m.states)}) {'==' if m.invert else '!='} 0)")
+        elif isinstance(m, MultiportMatch):
+            parts.append(f"{at}sport is not None and {at}dport is not None")
+            if m.kind is MultiportKind.DPORTS:
+                hit = _multiport_expr(m, f"{at}dport", const)
+            elif m.kind is MultiportKind.SPORTS:
+                hit = _multiport_expr(m, f"{at}sport", const)
+            else:
+                hit = (f"({_multiport_expr(m, f'{at}sport', const)}"
+                       f" or {_multiport_expr(m, f'{at}dport', const)})")
+            parts.append(test(hit, m.invert))
         else:
             pred = match_pred(m)
             if pred is not None:
                 parts.append(f"{const(pred)}(p, mark)")
     if not parts:
         return None
-    source = "lambda p, mark: " + " and ".join(f"({part})" for part in parts)
-    fn: Pred = eval(compile(source, f"<rule {source[:40]}>", "eval"), consts)  # noqa: S307
-    return fn
+    return " and ".join(f"({part})" for part in parts)
+
+
+def _multiport_expr(m: MultiportMatch, port: str, const: Callable[[object], str]) -> str:
+    """`port` is one of the match's ports or ranges (what `_multiport_pred` tests)."""
+    singles = frozenset(r.lo for r in m.ports if r.lo == r.hi)
+    tests = [f"{port} in {const(singles)}"] if singles else []
+    tests += [f"{r.lo} <= {port} <= {r.hi}" for r in m.ports if r.lo != r.hi]
+    return f"({' or '.join(tests) or 'False'})"
 
 
 class FieldIndex:
@@ -283,8 +338,15 @@ class NetIndex:
         return bits
 
 
+Candidates = Callable[[Packet, int], int]
+
+
 @dataclass(slots=True)
 class ChainIndex:
+    """The per-field indexes of a chain. `candidates(p, mark)` is the bitset of the rules
+    that may match: the AND of the fields' lookups, compiled by `build_index` into one
+    expression over the fields some rule pins (a field no rule pins narrows nothing)."""
+
     proto: FieldIndex
     src: NetIndex
     dst: NetIndex
@@ -294,11 +356,32 @@ class ChainIndex:
     #: -m mark --mark v/m, keyed like a network (mark & m == v). The mark can change during
     #: the walk (MARK target): the evaluator then asks for candidates again.
     mark: NetIndex
+    candidates: Candidates = field(init=False)
 
-    def candidates(self, p: Packet, mark: int) -> int:
-        return (self.proto.lookup(p.proto) & self.dst.lookup(p.dst) & self.src.lookup(p.src)
-                & self.dport.lookup(p.dport) & self.iif.lookup(p.iif)
-                & self.oif.lookup(p.oif) & self.mark.lookup(mark))
+    def compile(self, count: int) -> None:
+        """Make `candidates` for a chain of `count` rules."""
+        consts: dict[str, object] = {}
+        terms: list[str] = []
+        fields: tuple[tuple[str, FieldIndex | NetIndex], ...] = (
+            ("p.proto", self.proto), ("p.dst", self.dst), ("p.src", self.src),
+            ("p.dport", self.dport), ("p.iif", self.iif), ("p.oif", self.oif),
+            ("mark", self.mark))
+        for n, (expr, index) in enumerate(fields):
+            consts[f"w{n}"] = index.wild
+            if isinstance(index, FieldIndex):
+                if not index.exact:
+                    continue  # every rule is a wildcard here
+                consts[f"e{n}"] = index.exact
+                terms.append(f"(w{n} | e{n}.get({expr}, 0))")
+            else:
+                lookups = []
+                for m, (mask, nets) in enumerate(index.by_mask.items()):
+                    consts[f"e{n}_{m}"] = nets
+                    lookups.append(f"e{n}_{m}.get({expr} & {mask}, 0)")
+                if lookups:
+                    terms.append(f"(w{n} | {' | '.join(lookups)})")
+        source = "lambda p, mark: " + (" & ".join(terms) if terms else str((1 << count) - 1))
+        self.candidates = eval(compile(source, "<chain index>", "eval"), consts)  # noqa: S307
 
 
 def build_index(rules: list[Rule]) -> ChainIndex:
@@ -334,6 +417,7 @@ def build_index(rules: list[Rule]) -> ChainIndex:
             idx.dport.wild |= bit
         for port in dports or ():
             idx.dport.exact[port] = idx.dport.exact.get(port, 0) | bit
+    idx.compile(len(rules))
     return idx
 
 
