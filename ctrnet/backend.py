@@ -325,6 +325,13 @@ class Backend(abc.ABC):
         MAC, "-i", PORT, "-j", "DROP"]) and return what it prints (for -L)."""
 
     @abc.abstractmethod
+    def ebtables_restore(self, ns: str, text: str, *, noflush: bool = True) -> None:
+        """Apply `ebtables-restore` text (`*filter`, `-A CHAIN …` / `-D CHAIN …` lines,
+        `COMMIT`) atomically: one bad line and nothing changes, the error (with `ebtables`'
+        errno: ENOENT for a -D of a rule that is not there) naming it. `noflush` keeps what
+        the table holds."""
+
+    @abc.abstractmethod
     def conntrack_list(self, ns: str) -> list[ConntrackEntry]:
         """The namespace's conntrack table (`conntrack -L`)."""
 

@@ -10,11 +10,10 @@ held only where the rules and the records change, so connects to one network run
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ctrnet.errors import BackendError
+from ctrnet.errors import BackendError, NotFound
 from ctrnet.network import (
     EndpointRecord,
     EndpointSpec,
@@ -26,7 +25,7 @@ from ctrnet.network import (
     mac_for,
 )
 from ctrnet.plan import Plan, gone_ok, if_present
-from ctrnet.rules import change_text, ebtables_spoof_rules, endpoint_rules
+from ctrnet.rules import change_text, ebtables_spoof_rules, ebtables_spoof_text, endpoint_rules
 
 if TYPE_CHECKING:
     from ctrnet.manager import NetworkManager
@@ -159,9 +158,9 @@ def _connect_bridge(mgr: NetworkManager, plan: Plan, spec: EndpointSpec, net: Ne
     # (ebtables, iptables-restore) cost more than all the netlink requests together. A rule
     # naming a link that does not exist yet matches nothing.
     if net.antispoof:
-        for argv in ebtables_spoof_rules(record):
-            add, delete = _ebtables_pair(mgr, argv)
-            plan.spawn(f"mac-antispoof-{argv[1].lower()}", add, gone_ok(delete))
+        plan.spawn("mac-antispoof",
+                   lambda: backend.ebtables_restore(host, ebtables_spoof_text(record, "-A")),
+                   lambda _: _remove_antispoof(mgr, record))
 
     def publish() -> None:
         # The record turns active together with the rules, under the lock: a full re-render
@@ -223,12 +222,17 @@ def _connect_bridge(mgr: NetworkManager, plan: Plan, spec: EndpointSpec, net: Ne
     return active
 
 
-def _ebtables_pair(mgr: NetworkManager, argv: list[str]) -> tuple[Callable[[], object],
-                                                                  Callable[[], object]]:
-    """Run `argv` (an -A) / its -D counterpart in the host namespace."""
+def _remove_antispoof(mgr: NetworkManager, record: EndpointRecord) -> None:
+    """Delete the endpoint's MAC anti-spoofing rules, in one ebtables-restore. When one of them
+    is gone already (a connect killed between the two, a hand edit), that batch fails whole
+    (ENOENT) and removes nothing: then each goes alone, a missing one counting as removed."""
     backend, host = mgr.backend, mgr.host_ns
-    return (lambda: backend.ebtables(host, argv),
-            lambda: backend.ebtables(host, ["-D", *argv[1:]]))
+    try:
+        backend.ebtables_restore(host, ebtables_spoof_text(record, "-D"))
+    except NotFound:
+        for argv in ebtables_spoof_rules(record):
+            delete = ["-D", *argv[1:]]
+            if_present(lambda: backend.ebtables(host, delete))  # noqa: B023 - called at once
 
 
 def _loopback_down(mgr: NetworkManager, ns: str, record: EndpointRecord) -> None:
@@ -296,9 +300,7 @@ def disconnect(mgr: NetworkManager, network: str, container: str) -> bool:
         if record.ports:
             job.step("release-ports", lambda: _release_ports(mgr, record))
         if record.mac and (net is None or net.antispoof):
-            for argv in ebtables_spoof_rules(record):
-                job.spawn(f"mac-antispoof-{argv[1].lower()}",
-                          gone_ok(_ebtables_pair(mgr, argv)[1]))
+            job.spawn("mac-antispoof", lambda: _remove_antispoof(mgr, record))
         job.step("delete-veth", lambda: backend.link_delete(host, record.host_ifname))
         if record.dns:
             job.step("dns", lambda: _restore_file(mgr, container, RESOLV_CONF,

@@ -207,8 +207,8 @@ class Cleanup:
 
 def if_present(action: Callable[[], object]) -> None:
     """Run a removal that may find its object gone already: NotFound counts as done, and so
-    does ebtables-nft's "Bad rule (does a matching rule exist in that chain?)", which the
-    kernel backend reports as EINVAL (the simulator as ENOENT)."""
+    does a complaint that a rule to delete is missing ("Bad rule (does a matching rule exist
+    in that chain?)"; both backends report it as ENOENT now, the text check is a fallback)."""
     try:
         action()
     except NotFound:

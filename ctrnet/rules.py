@@ -27,6 +27,7 @@ __all__ = [
     "change_text",
     "endpoint_rules",
     "ebtables_spoof_rules",
+    "ebtables_spoof_text",
     "render",
     "restore_text",
 ]
@@ -208,3 +209,10 @@ def ebtables_spoof_rules(ep: EndpointRecord) -> list[list[str]]:
     (INPUT). The guide's `ebtables -A FORWARD -i veth0 -s ! MAC -j DROP`."""
     return [["-A", chain, "-i", ep.host_ifname, "-s", "!", ep.mac, "-j", "DROP"]
             for chain in ("FORWARD", "INPUT")]
+
+
+def ebtables_spoof_text(ep: EndpointRecord, verb: str) -> str:
+    """ebtables-restore text appending (`verb` "-A") or deleting ("-D") the endpoint's MAC
+    anti-spoofing rules: one process, one nf_tables transaction, both rules or neither."""
+    lines = [" ".join([verb, *argv[1:]]) for argv in ebtables_spoof_rules(ep)]
+    return "*filter\n" + "\n".join(lines) + "\nCOMMIT\n"

@@ -71,6 +71,22 @@ def _unlink(path: Path) -> bool:
         return False
 
 
+def _unlink_orphans(path: Path) -> None:
+    """Remove the temporary files `_write_atomic` left for `path` in processes that are gone:
+    a writer killed between open and rename (SIGKILL, a crash) leaves one that nothing will
+    ever rename. Those of live processes may be mid-write and stay."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            _unlink(tmp)
+        except PermissionError:
+            pass  # alive, someone else's
+
+
 class StateStore:
     """Persistent records of one ctrnet host (one world)."""
 
@@ -243,7 +259,9 @@ class StateStore:
                       self.fsync)
 
     def remove_endpoint(self, network: str, container: str) -> bool:
-        removed = _unlink(self._endpoint_path(network, container))
+        path = self._endpoint_path(network, container)
+        removed = _unlink(path)
+        _unlink_orphans(path)
         with contextlib.suppress(OSError):
             (self.root / "endpoints" / network).rmdir()  # only when empty
         return removed

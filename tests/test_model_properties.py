@@ -26,7 +26,7 @@ STEPS = ("record-network", "ipam-pool", "create-bridge", "gateway-address", "bri
          "host-sysctls", "iptables", "claim-endpoint", "loopback-up", "allocate-address",
          "record-address", "create-veth", "container-mac", "attach-to-bridge", "port-hairpin",
          "host-side-up", "container-address", "container-side-up", "default-route",
-         "mac-antispoof-forward", "mac-antispoof-input", "record-endpoint")
+         "mac-antispoof", "record-endpoint")
 
 create = st.tuples(st.just("create"), st.sampled_from(NETWORKS), st.sampled_from(SUBNETS),
                    st.booleans(), st.booleans())

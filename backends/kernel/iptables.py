@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import re
 
-from ctrnet.errors import from_errno
+from ctrnet.errors import BackendError, from_errno
 
 from . import tools
 
@@ -31,8 +31,12 @@ def restore(real_ns: str, ns: str, text: str, *, noflush: bool, test: bool) -> N
     if test:
         argv.append("--test")
     outcome = tools.run(real_ns, argv, stdin=text)
-    if outcome.ok:
-        return
+    if not outcome.ok:
+        raise restore_failure("iptables-restore", ns, text, outcome)
+
+
+def restore_failure(tool: str, ns: str, text: str, outcome: tools.Outcome) -> BackendError:
+    """The typed error of a failed `*-restore` run, quoting the input line it names."""
     complaint = tools.summary(outcome.stderr)
     lineno = _failed_line(outcome.stderr)
     if lineno is not None:
@@ -40,7 +44,7 @@ def restore(real_ns: str, ns: str, text: str, *, noflush: bool, test: bool) -> N
         quoted = lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
         where = f"line {lineno} ({quoted!r})" if quoted else f"line {lineno}"
         complaint = f"{where}: {_without_line_note(complaint)}"
-    raise from_errno(tools.errno_of(complaint), f"iptables-restore in namespace {ns}: {complaint}")
+    return from_errno(tools.errno_of(complaint), f"{tool} in namespace {ns}: {complaint}")
 
 
 def _failed_line(stderr: str) -> int | None:

@@ -1,9 +1,10 @@
 """Netfilter, traffic control and transport probes of the kernel backend.
 
 `NetfilterMixin` gives KernelBackend the Backend operations for iptables and ebtables
-(`iptables.py`), conntrack (`conntrack.py`), root qdiscs (`tc.py`) and TCP/UDP probes
-(`transport.py`); each resolves the logical namespace to its `Space` and delegates. The
-mixin also owns the listeners it started: `_close_probes` stops them when the world closes.
+(`iptables.py`, `ebtables.py`), conntrack (`conntrack.py`), root qdiscs (`tc.py`) and
+TCP/UDP probes (`transport.py`); each resolves the logical namespace to its `Space` and
+delegates. The mixin also owns the listeners it started: `_close_probes` stops them when the
+world closes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 from ctrnet.backend import Listener
 from ctrnet.types import ConnectResult, ConntrackEntry, Proto, Qdisc, TransferResult
 
-from . import conntrack, iptables, tc, transport
+from . import conntrack, ebtables, iptables, tc, transport
 from .spaces import Space
 
 
@@ -53,6 +54,9 @@ class NetfilterMixin:
 
     def ebtables(self, ns: str, argv: list[str]) -> str:
         return iptables.ebtables(self._space(ns).real, ns, argv)
+
+    def ebtables_restore(self, ns: str, text: str, *, noflush: bool = True) -> None:
+        ebtables.restore(self._space(ns).real, ns, text, noflush=noflush)
 
     # -- conntrack ----------------------------------------------------------------------------
     def conntrack_list(self, ns: str) -> list[ConntrackEntry]:

@@ -12,6 +12,7 @@ import errno
 import os
 import re
 import subprocess
+import threading
 from dataclasses import dataclass
 
 from ctrnet.errors import BackendError, from_errno
@@ -43,13 +44,35 @@ def run(real_ns: str, argv: list[str], *, stdin: str | None = None,
     """Run `argv` inside /run/netns/`real_ns`; a tool that is not installed is ENOENT."""
     command = ["nsenter", f"--net={nsfs.netns_path(real_ns)}", "--", *argv]
     try:
-        done = subprocess.run(command, input=stdin, capture_output=True, text=True,
-                              timeout=timeout, env=_ENV, check=False)
+        proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_ENV)
     except FileNotFoundError as err:  # nsenter itself is missing
         raise from_errno(errno.ENOENT, f"{argv[0]}: nsenter not installed") from err
-    if done.returncode in (126, 127):  # nsenter: cannot execute / command not found
-        raise from_errno(errno.ENOENT, f"{argv[0]} is not installed: {done.stderr.strip()}")
-    return Outcome(done.returncode, done.stdout, done.stderr)
+    # The timeout is a timer killing the tool, not communicate(timeout=…): with a timeout,
+    # Popen.wait reaps by polling with sleeps from 1 ms up, and the tool is seldom reaped
+    # at the first try once its pipes close, so every run would lose a millisecond or more
+    # (a third of an ebtables-restore). Without one, wait() blocks in waitpid.
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        proc.kill()
+
+    timer = threading.Timer(timeout, expire)
+    timer.start()
+    try:
+        stdout, stderr = proc.communicate(stdin)
+    finally:
+        timer.cancel()
+        if proc.returncode is None:  # interrupted: leave no running tool or zombie behind
+            proc.kill()
+            proc.wait()
+    if expired.is_set():
+        raise subprocess.TimeoutExpired(command, timeout, stdout, stderr)
+    if proc.returncode in (126, 127):  # nsenter: cannot execute / command not found
+        raise from_errno(errno.ENOENT, f"{argv[0]} is not installed: {stderr.strip()}")
+    return Outcome(proc.returncode, stdout, stderr)
 
 
 def errno_of(message: str) -> int:

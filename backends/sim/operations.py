@@ -15,7 +15,7 @@ from ctrnet.backends.sim.packet import IPPROTO_ICMP, IPPROTO_TCP, ip_str, parse_
 from ctrnet.backends.sim.sockets import sockets
 
 from ctrnet.backend import Listener
-from ctrnet.errors import InvalidConfig, from_errno
+from ctrnet.errors import CtrnetError, InvalidConfig, from_errno
 from ctrnet.netfilter.ebtables import EbtablesFilter
 from ctrnet.types import ConnectResult, ConntrackEntry, Proto, Qdisc, TransferResult
 
@@ -81,6 +81,16 @@ class NetfilterOps:
             return state.ebtables.run(list(argv))
         except InvalidConfig as err:
             raise from_errno(errno.EINVAL, f"ebtables in namespace {ns}: {err}") from err
+
+    def ebtables_restore(self, ns: str, text: str, *, noflush: bool = True) -> None:
+        state = nf_state(self.world, self._ns(ns))
+        if state.ebtables is None:
+            state.ebtables = EbtablesFilter()
+        try:
+            state.ebtables.restore(text, noflush=noflush)
+        except CtrnetError as err:
+            why = err.args[0] if err.args else str(err)
+            raise from_errno(err.errno, f"ebtables-restore in namespace {ns}: {why}") from err
 
     # -- conntrack ---------------------------------------------------------------------------
     def conntrack_list(self, ns: str) -> list[ConntrackEntry]:

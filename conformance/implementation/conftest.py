@@ -1,14 +1,14 @@
 """Fixtures and markers of the implementation-conformance suite.
 
-`impl` is the implementation under test (CTRNET_IMPL: "ctrnet", the default, or "cni:PATH") acting
-on the `backend` world; it is torn down, and every network it set up removed, after the
-test. Markers: `checklist(item)` (one of the guide's six items), `topic(name)` (the extras),
-`impl_requires(capability, ...)` (skip when the implementation lacks one).
+`impl` is the implementation under test (`--impl` or $CTRNET_IMPL: "ctrnet", the default, or
+"cni:PATH") acting on the `backend` world; it is torn down, and every network it set up
+removed, after the test, skipped or not. Markers: `checklist(item)` (one of the guide's six
+items), `topic(name)` (the extras), `impl_requires(capability, ...)` (skip when the
+implementation lacks one).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -30,31 +30,32 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def impl(backend: Backend, tmp_path: object, request: pytest.FixtureRequest
+def impl(backend: Backend, tmp_path: object, impl_spec: str, request: pytest.FixtureRequest
          ) -> Iterator[Implementation]:
-    name = os.environ.get("CTRNET_IMPL", "ctrnet")
-    factory = IMPLEMENTATIONS.get(name)
-    if factory is None and name.startswith("cni:"):
+    name = impl_spec
+    if name.startswith("cni:"):
         from .cni_adapter import cni_factory
 
-        factory = cni_factory(name)
+        IMPLEMENTATIONS.setdefault(name, cni_factory(name))
+    factory = IMPLEMENTATIONS.get(name)
     if factory is None:
-        raise pytest.UsageError(f"CTRNET_IMPL={name!r}: use ctrnet or cni:PATH")
+        raise pytest.UsageError(f"--impl {name!r}: use ctrnet or cni:PATH")
     for capability in sorted(factory.backend_needs):
         reason = backend.missing(capability)
         if reason:
             pytest.skip(f"implementation {name!r} needs it: {reason}")
     implementation = factory(backend, str(tmp_path))
-    for marker in request.node.iter_markers("impl_requires"):
-        for capability in marker.args:
-            reason = implementation.missing(capability)
-            if reason:
-                pytest.skip(reason)
+    # The skip below raises after the implementation exists: teardown must still run (a
+    # CNI adapter may hold a launcher, the reference model its state store).
     try:
+        for marker in request.node.iter_markers("impl_requires"):
+            for capability in marker.args:
+                reason = implementation.missing(capability)
+                if reason:
+                    pytest.skip(reason)
         yield implementation
     finally:
         implementation.teardown()
-
 
 def make_containers(backend: Backend, count: int, prefix: str = "c") -> list[str]:
     """`count` empty container namespaces c1..cN (what a runtime makes before calling ADD)."""

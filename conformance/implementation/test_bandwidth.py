@@ -29,8 +29,11 @@ def test_ingress_limit_caps_what_the_container_receives(
     with backend.listen(c1, Proto.TCP, 5001):
         result = backend.transfer(backend.host_ns, attachment.ip, 5001, NBYTES)
     # The bucket starts full, so a little more than the rate gets through.
-    assert result.nbytes == NBYTES
-    assert 0.5 * RATE < result.rate_bps < 1.6 * RATE
+    assert result.nbytes == NBYTES, (
+        f"{c1} received {result.nbytes} of the {NBYTES} bytes sent to it")
+    assert 0.5 * RATE < result.rate_bps < 1.6 * RATE, (
+        f"{c1} received at {result.rate_bps / 1e6:.2f} Mbit/s, expected about its ingress "
+        f"limit of {RATE / 1e6:.0f} Mbit/s (no tbf on the host end of its veth?)")
 
 
 @pytest.mark.topic("bandwidth")
@@ -46,5 +49,9 @@ def test_egress_limit_caps_what_the_container_sends(
     with backend.listen(wan.ns, Proto.TCP, 5001):
         limited = backend.transfer(c1, wan.ip, 5001, NBYTES)
         free = backend.transfer(c2, wan.ip, 5001, NBYTES)
-    assert 0.5 * RATE < limited.rate_bps < 1.6 * RATE
-    assert free.rate_bps > 3 * RATE  # control: the unlimited neighbour is not held back
+    assert 0.5 * RATE < limited.rate_bps < 1.6 * RATE, (
+        f"{c1} sent at {limited.rate_bps / 1e6:.2f} Mbit/s, expected about its egress limit "
+        f"of {RATE / 1e6:.0f} Mbit/s (no tbf on its eth0?)")
+    assert free.rate_bps > 3 * RATE, (  # control: the unlimited neighbour is not held back
+        f"unlimited {c2} sent at only {free.rate_bps / 1e6:.2f} Mbit/s, expected more than "
+        f"{3 * RATE / 1e6:.0f} Mbit/s (a limit applied to the wrong container?)")

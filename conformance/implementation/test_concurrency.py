@@ -17,6 +17,7 @@ from ctrnet.backend import Backend
 
 from .adapter import Implementation
 from .conftest import make_containers
+from .expect import world_diff
 from .observe import snapshot
 
 WORKERS = 8
@@ -62,13 +63,27 @@ def test_eight_workers_adding_twenty_five_containers_each_get_distinct_addresses
     with ThreadPoolExecutor(WORKERS) as pool:
         reported = [ip for ips in pool.map(worker, range(WORKERS)) for ip in ips]
     parallel.teardown()
-    seen = [a.ip for ns in containers for a in backend.addr_list(ns, "eth0")]
-    assert len(seen) == WORKERS * PER_WORKER and len(set(seen)) == len(seen)
-    assert sorted(seen) == sorted(reported)
+    holders: dict[str, str] = {}
+    seen = []
+    for ns in containers:
+        for a in backend.addr_list(ns, "eth0"):
+            assert a.ip not in holders, (
+                f"container {ns} got {a.ip}, already held by {holders.get(a.ip)}")
+            holders[a.ip] = ns
+            seen.append(a.ip)
+    total = WORKERS * PER_WORKER
+    assert len(seen) == total, (
+        f"the {total} containers hold {len(seen)} addresses on eth0, expected {total}")
+    assert sorted(seen) == sorted(reported), (
+        "the addresses the ADDs reported differ from those the containers hold: reported only "
+        f"{sorted(set(reported) - set(seen))[:3]}, held only "
+        f"{sorted(set(seen) - set(reported))[:3]}")
     # No lost rule: every container's published port has its DNAT rule.
     nat = backend.iptables_save(backend.host_ns, table="nat")
     dnat = [line for line in nat.splitlines() if "-j DNAT" in line]
-    assert len(dnat) == WORKERS * PER_WORKER
+    assert len(dnat) == total, (
+        f"nat table holds {len(dnat)} DNAT rules after {total} parallel ADDs with one published "
+        "port each: concurrent rule updates lost some")
     # No lock held after the storm: a plain ADD goes through at once.
     backend.netns_add("late")
     impl.add("n1", "late")
@@ -100,6 +115,10 @@ def test_a_process_killed_in_the_middle_of_an_add_leaves_nothing_a_delete_cannot
             impl.inject(step, "connect", kill=True)  # dies like SIGKILL: no undo runs
             impl.add("n1", c1)
 
-        assert _in_child(crash) == 9, step
+        status = _in_child(crash)
+        assert status == 9, (
+            f"the ADD killed at step {step!r} exited with {status}, expected death by signal 9")
         impl.delete("n1", c1)
-        assert snapshot(backend, state_dir=impl.state_dir) == before, f"killed at {step}"
+        after = snapshot(backend, state_dir=impl.state_dir)
+        assert after == before, (
+            f"ADD killed at step {step!r}, then DEL left: {world_diff(before, after)}")

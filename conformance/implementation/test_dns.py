@@ -26,11 +26,14 @@ def test_network_nameservers_land_in_the_containers_resolv_conf_and_leave_with_i
     [c1] = make_containers(backend, 1)
     impl.add("n1", c1)
     text = backend.etc_read(c1, "resolv.conf")
-    assert text is not None
+    assert text is not None, f"{c1} has no /etc/netns/{c1}/resolv.conf after ADD"
     servers = [line.split()[1] for line in text.splitlines() if line.startswith("nameserver")]
-    assert servers == ["192.0.2.53", "192.0.2.54"]
+    assert servers == ["192.0.2.53", "192.0.2.54"], (
+        f"resolv.conf of {c1} names nameservers {servers}, expected the network's "
+        "192.0.2.53 and 192.0.2.54 in that order")
     impl.delete("n1", c1)
-    assert backend.etc_read(c1, "resolv.conf") is None
+    left = backend.etc_read(c1, "resolv.conf")
+    assert left is None, f"resolv.conf of {c1} is still there after DEL: {left!r}"
 
 
 @pytest.mark.topic("dns")
@@ -41,4 +44,7 @@ def test_per_container_nameservers_override_the_networks(
                 "dns": {"nameservers": ["192.0.2.53"]}})
     [c1] = make_containers(backend, 1)
     impl.add("n1", c1, runtime={"dns": {"nameservers": ["203.0.113.53"]}})
-    assert backend.etc_read(c1, "resolv.conf") == "nameserver 203.0.113.53\n"
+    text = backend.etc_read(c1, "resolv.conf")
+    assert text == "nameserver 203.0.113.53\n", (
+        f"resolv.conf of {c1} is {text!r}, expected only the container's own "
+        "'nameserver 203.0.113.53'")

@@ -31,14 +31,15 @@ def _tests() -> list[tuple[str, list[pytest.Mark]]]:
 def test_every_checklist_item_has_at_least_one_test() -> None:
     covered = {mark.args[0] for _name, marks in _tests() for mark in marks
                if mark.name == "checklist"}
-    assert sorted(set(CHECKLIST) - covered) == []
+    uncovered = sorted(set(CHECKLIST) - covered)
+    assert uncovered == [], f"checklist items without a test: {', '.join(uncovered)}"
 
 
 @pytest.mark.topic("meta")
 def test_every_test_names_a_checklist_item_or_a_topic() -> None:
     unmarked = [name for name, marks in _tests()
                 if not any(mark.name in ("checklist", "topic") for mark in marks)]
-    assert unmarked == []
+    assert unmarked == [], f"tests with no checklist or topic mark: {', '.join(unmarked)}"
     unknown = [name for name, marks in _tests() for mark in marks
                if mark.name == "checklist" and mark.args[0] not in CHECKLIST]
-    assert unknown == []
+    assert unknown == [], f"tests marked with an unknown checklist item: {', '.join(unknown)}"

@@ -12,6 +12,7 @@ import pytest
 from ctrnet.backend import Backend, open_backend
 
 from .adapter import Implementation
+from .expect import world_diff
 from .observe import snapshot
 
 hypothesis = pytest.importorskip("hypothesis")
@@ -22,7 +23,7 @@ SUBNETS = ("10.131.0.0/24", "10.131.1.0/24", "10.131.0.0/16", "10.131.2.0/30")
 CONTAINERS = ("c1", "c2")
 STEPS = ("create-bridge", "gateway-address", "iptables", "host-sysctls", "claim-endpoint",
          "claim-ports", "allocate-address", "create-veth", "attach-to-bridge",
-         "container-address", "default-route", "mac-antispoof-forward", "static-fdb")
+         "container-address", "default-route", "mac-antispoof", "static-fdb")
 
 _setup = st.tuples(st.just("setup"), st.sampled_from(NETWORKS), st.sampled_from(SUBNETS),
                    st.booleans(), st.booleans())
@@ -68,8 +69,11 @@ def test_every_operation_completes_or_changes_nothing(
                     subject.inject(fault if op[0] in ("setup", "add") else None)
                     try:
                         _apply(subject, op)
-                    except Exception:  # noqa: BLE001 - refused or failed: must change nothing
-                        assert snapshot(world, state_dir=subject.state_dir) == before, (op, fault)
+                    except Exception as err:  # noqa: BLE001 - refused or failed: no change
+                        after = snapshot(world, state_dir=subject.state_dir)
+                        assert after == before, (
+                            f"{op} failed ({err}) with fault at {fault} but changed the world: "
+                            f"{world_diff(before, after)}")
                     finally:
                         subject.inject(None)
                 for container in CONTAINERS:
@@ -77,7 +81,10 @@ def test_every_operation_completes_or_changes_nothing(
                         subject.delete(network, container)
                 for network in NETWORKS:
                     subject.remove(network)
-                assert snapshot(world, state_dir=subject.state_dir) == initial
+                final = snapshot(world, state_dir=subject.state_dir)
+                assert final == initial, (
+                    f"after {[op for op, _ in ops]} and removing everything, left: "
+                    f"{world_diff(initial, final)}")
             finally:
                 subject.teardown()
 

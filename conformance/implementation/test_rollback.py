@@ -12,6 +12,7 @@ from ctrnet.backend import Backend
 
 from .adapter import Implementation
 from .conftest import make_containers
+from .expect import refused, world_diff
 from .observe import snapshot, uplink
 
 NET = {"name": "n1", "bridge": "ctr1", "subnet": "10.129.0.0/24"}
@@ -42,14 +43,17 @@ def test_add_failing_at_any_step_leaves_the_world_as_it_was(
     runtime = _needs(backend)
     steps = impl.steps("connect", lambda: impl.add("n1", c1, runtime=runtime))
     impl.delete("n1", c1)
-    assert len(steps) >= 10, steps
+    assert len(steps) >= 10, f"ADD went through only {len(steps)} steps {steps}, expected 10+"
     for step in steps:
         before = snapshot(backend, state_dir=impl.state_dir)
         impl.inject(step, "connect")
-        with pytest.raises(Exception, match="injected fault"):
+        with refused(f"ADD succeeded although step {step!r} was made to fail",
+                     match="injected fault"):
             impl.add("n1", c1, runtime=runtime)
         impl.inject(None)
-        assert snapshot(backend, state_dir=impl.state_dir) == before, f"after failing {step}"
+        after = snapshot(backend, state_dir=impl.state_dir)
+        assert after == before, (
+            f"ADD failing at step {step!r} left: {world_diff(before, after)}")
     impl.add("n1", c1, runtime=runtime)  # and nothing left behind stands in the way
     impl.check("n1", c1)
 
@@ -61,17 +65,22 @@ def test_network_setup_failing_at_any_step_leaves_the_world_as_it_was(
     uplink(backend)
     steps = impl.steps("create", lambda: impl.setup(NET))
     impl.remove("n1")
-    assert len(steps) >= 5, steps
+    assert len(steps) >= 5, f"setup went through only {len(steps)} steps {steps}, expected 5+"
     for first in (True, False):  # as the first network (chains, jumps, sysctls) and a second
         if not first:
             impl.setup({"name": "n0", "subnet": "10.129.9.0/24"})
         for step in steps:
             before = snapshot(backend, state_dir=impl.state_dir)
             impl.inject(step, "create")
-            with pytest.raises(Exception, match="injected fault"):
+            which = "first" if first else "second"
+            with refused(f"setup of the {which} network succeeded although step {step!r} "
+                         "was made to fail", match="injected fault"):
                 impl.setup(NET)
             impl.inject(None)
-            assert snapshot(backend, state_dir=impl.state_dir) == before, f"after {step}"
+            after = snapshot(backend, state_dir=impl.state_dir)
+            assert after == before, (
+                f"setup of the {which} network failing at step {step!r} left: "
+                f"{world_diff(before, after)}")
 
 
 @pytest.mark.topic("rollback")
@@ -94,4 +103,4 @@ def test_removing_the_last_network_leaves_nothing_of_the_implementation(
     for key in [k for k in after if k.startswith(("c1/", "c2/"))]:
         del after[key]
     after["namespaces"] = [ns for ns in after["namespaces"] if ns not in (c1, c2)]
-    assert after == before
+    assert after == before, f"removing every network left: {world_diff(before, after)}"

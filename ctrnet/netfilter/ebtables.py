@@ -2,7 +2,8 @@
 
 Rules test -p (ethertype), -s/-d (MAC with optional mask), -i/-o (bridge ports, `+` wildcard),
 each invertible both as `! -s MAC` and `-s ! MAC`; targets ACCEPT, DROP, CONTINUE, RETURN.
-Verbs -A/-I/-D/-F/-P/-L with ebtables-nft 1.8.9's wording and listing format.
+Verbs -A/-I/-D/-F/-P/-L with ebtables-nft 1.8.9's wording and listing format; `restore` takes
+ebtables-restore text, all or nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import errno
 import shlex
 from dataclasses import dataclass, field
 
-from ctrnet.errors import InvalidConfig, from_errno
+from ctrnet.errors import CtrnetError, InvalidConfig, from_errno
 from ctrnet.netfilter.model import Counters, Iface
 
 CHAINS = ("INPUT", "FORWARD", "OUTPUT")
@@ -253,6 +254,47 @@ class EbtablesFilter:
         else:
             raise InvalidConfig(f"Unknown argument: '{verb}'")
         return ""
+
+    def copy(self) -> EbtablesFilter:
+        """A twin whose rules, policies and counters change independently of this table."""
+        twin = EbtablesFilter()
+        twin.chains = {name: EbChain(c.name, c.policy, list(c.rules),
+                                     [Counters(n.packets, n.bytes) for n in c.counters])
+                       for name, c in self.chains.items()}
+        return twin
+
+    def restore(self, text: str, *, noflush: bool = True) -> None:
+        """Apply `ebtables-restore` text as ebtables-nft-restore does: every line, or (one bad
+        line) none. A `*filter` block without COMMIT is committed at the end of the input, as
+        ebtables-nft-restore does; without `noflush` the table starts empty. Errors keep the
+        errno `run` gives and name the line ("line 3 ('-A …'): why")."""
+        work = self.copy()
+        table: str | None = None
+        for lineno, raw in enumerate(text.splitlines(), start=1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            try:
+                if line.startswith("*"):
+                    table = line[1:].strip()
+                    if table != "filter":  # nat and broute: not in the model
+                        raise from_errno(errno.EOPNOTSUPP,
+                                         f"table '{table}' is not modelled (filter only)")
+                    if not noflush:
+                        work = EbtablesFilter()
+                elif table is None:
+                    raise InvalidConfig("no table specified")
+                elif line == "COMMIT":
+                    table = None
+                elif line.startswith(":"):
+                    name, _, policy = line[1:].partition(" ")
+                    work.run(["-P", name, policy.strip()])
+                else:
+                    work.run(shlex.split(line))
+            except CtrnetError as err:
+                why = err.args[0] if err.args else str(err)
+                raise from_errno(err.errno, f"line {lineno} ({line!r}): {why}") from err
+        self.chains = work.chains
 
     def list(self, chain: str | None = None, *, line_numbers: bool = False,
              counters: bool = False) -> str:
