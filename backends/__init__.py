@@ -1,1 +1,2 @@
-"""Backends: the real kernel (`kernel`) and the simulator (`sim`), behind `ctrnet.backend.Backend`."""
+"""Backends: the real kernel (`kernel`) and the simulator (`sim`), behind
+`ctrnet.backend.Backend`."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 
 from ctrnet.backends.sim.world import Namespace
+
 from ctrnet.errors import from_errno
 
 
