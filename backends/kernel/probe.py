@@ -49,6 +49,9 @@ def host_capabilities() -> frozenset[str]:
     """Capabilities that depend on tools installed on this host."""
     tools = ("iptables", "ebtables", "tc", "ping", "conntrack")
     found = {tool for tool in tools if shutil.which(tool)}
+    found.add("capture")  # an AF_PACKET socket made in the namespace: nothing to install
+    if shutil.which("xtables-monitor") and shutil.which("stdbuf"):
+        found.add("trace")  # iptables-nft's TRACE, read with xtables-monitor --trace
     if _kernel_version() >= (6, 2):
         # Linux 6.2 (bd039b5ea2a9) lets a link be renamed while up; before, EBUSY.
         found.add("live-rename")

@@ -17,6 +17,7 @@ from ctrnet.backends.sim.routing import add_connected_routes, addr_add, addr_flu
 from ctrnet.backends.sim.world import Namespace, World
 
 from ctrnet.errors import from_errno
+from ctrnet.types import OperState
 
 
 def _check_free(ns: Namespace, name: str) -> None:
@@ -72,6 +73,8 @@ def set_up(world: World, dev: Device, up: bool) -> None:
     if dev.up == up:
         return
     dev.up = up
+    if isinstance(dev, Veth):
+        dev.settled = dev.peer.settled = None  # a new carrier event: linkwatch runs again
     ns = dev.ns
     if up:
         if isinstance(dev, Loopback) and not dev.addrs:
@@ -242,6 +245,15 @@ def set_netns(dev: Device, target: Namespace) -> None:
     if dev.name in target.devices:
         raise from_errno(errno.EEXIST, f"device {dev.name!r} exists in {target.name!r}")
     index = dev.index
+    if isinstance(dev, Veth):
+        peer = dev.peer
+        dev.settled = None
+        if peer is not dev and peer.up and not dev.up and peer.ns is dev.ns:
+            # The peer lost its carrier while this end was here and down: linkwatch settled
+            # on LOWERLAYERDOWN then, and the move (no carrier change) re-evaluates nothing.
+            # (Were this end up, its close would be a carrier event linkwatch handles after
+            # the move, when the lookup of this end's index fails: DOWN; seen on 6.18.)
+            peer.settled = OperState.LOWERLAYERDOWN
     _leave(dev)
     target.attach(dev, index)
 

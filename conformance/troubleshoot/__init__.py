@@ -1,0 +1,1 @@
+"""Troubleshooting conformance: the doctor names each usual mistake on every backend."""

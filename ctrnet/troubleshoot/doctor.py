@@ -1,0 +1,197 @@
+"""`ctrnet doctor`: the usual reasons a container network does not work, found from what a
+backend shows (links, addresses, routes, sysctls, iptables-save, /etc/netns files), each
+with a plain explanation and the command that fixes it. Works on either backend, with the
+networks ctrnet keeps in its state or, without them, on what it discovers: every bridge of
+the host namespace and every namespace whose veth reaches the host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ctrnet.backend import Backend
+from ctrnet.errors import CtrnetError
+from ctrnet.troubleshoot.rulescan import Ruleset, scan
+from ctrnet.types import Link, LinkKind, PortState
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # traffic that should flow does not
+    WARNING = "warning"  # something works less than expected, or not yet
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: which check found it, where, what it means and how to fix it."""
+
+    check: str
+    severity: Severity
+    where: str
+    problem: str
+    fix: str
+
+    def render(self) -> str:
+        mark = "x" if self.severity is Severity.ERROR else "!"
+        return f"[{mark}] {self.where}: {self.problem}\n      fix: {self.fix}"
+
+
+@dataclass(frozen=True)
+class Container:
+    """A container's end of a network: its namespace, interface and the host-side veth."""
+
+    ns: str
+    ifname: str
+    host_ifname: str | None = None
+    ip: str | None = None
+
+
+@dataclass(frozen=True)
+class Net:
+    """A bridge network as the doctor checks it."""
+
+    name: str
+    bridge: str
+    subnet: str | None
+    gateway: str | None
+    masquerade: bool | None = None  # None: not known (discovered, not from state)
+    containers: tuple[Container, ...] = ()
+
+
+@dataclass
+class Report:
+    """What the doctor checked and found."""
+
+    scope: str
+    checks: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.findings
+
+    def named(self, check: str) -> list[Finding]:
+        return [f for f in self.findings if f.check == check]
+
+    def render(self) -> str:
+        head = f"ctrnet doctor: {self.scope}: {len(self.checks)} checks"
+        if self.healthy:
+            return head + ", no problems found"
+        lines = [head + f", {len(self.findings)} problem(s)"]
+        lines += [finding.render() for finding in self.findings]
+        return "\n".join(lines)
+
+
+def in_ns(host_ns: str, ns: str, command: str) -> str:
+    """`command` as typed in namespace `ns` from the host's shell."""
+    if ns == host_ns:
+        return command
+    if command.startswith("ip "):
+        return f"ip -n {ns} {command[3:]}"
+    return f"ip netns exec {ns} {command}"
+
+
+# -- discovery -----------------------------------------------------------------------------
+def discover(backend: Backend, only: str | None = None) -> list[Net]:
+    """Networks as the backend shows them: each bridge of the host namespace with its first
+    address, and the namespaces whose veth peer is enslaved to it (or to nothing)."""
+    host = backend.host_ns
+    links = backend.link_list(host)
+    nets: list[Net] = []
+    for bridge in (lk for lk in links if lk.kind is LinkKind.BRIDGE):
+        if only is not None and bridge.name != only:
+            continue
+        addrs = backend.addr_list(host, bridge.name)
+        subnet = gateway = None
+        if addrs:
+            iface = ipaddress.IPv4Interface(addrs[0].cidr)
+            subnet, gateway = str(iface.network), str(iface.ip)
+        containers = tuple(
+            Container(lk.peer_ns, lk.peer, lk.name) for lk in links
+            if lk.kind is LinkKind.VETH and lk.master == bridge.name
+            and lk.peer_ns not in (None, host) and lk.peer is not None)
+        nets.append(Net(bridge.name, bridge.name, subnet, gateway, None, containers))
+    return nets
+
+
+# -- the checks ----------------------------------------------------------------------------
+class Doctor:
+    """Runs every check over `nets`; `containers` adds namespaces checked on their own."""
+
+    def __init__(self, backend: Backend, nets: Iterable[Net], scope: str = "all networks",
+                 extra_containers: Iterable[Container] = ()) -> None:
+        self.backend = backend
+        self.host = backend.host_ns
+        self.nets = list(nets)
+        self.extra = list(extra_containers)
+        self.report = Report(scope)
+        self._links: dict[str, list[Link]] = {}
+
+    def links(self, ns: str) -> list[Link]:
+        if ns not in self._links:
+            try:
+                self._links[ns] = self.backend.link_list(ns)
+            except CtrnetError:
+                self._links[ns] = []
+        return self._links[ns]
+
+    def link(self, ns: str, name: str) -> Link | None:
+        return next((lk for lk in self.links(ns) if lk.name == name), None)
+
+    def find(self, check: str, severity: Severity, where: str, problem: str,
+             fix: str) -> None:
+        self.report.findings.append(Finding(check, severity, where, problem, fix))
+
+    def sysctl(self, ns: str, key: str, default: str = "0") -> str:
+        try:
+            return self.backend.sysctl_get(ns, key).strip()
+        except CtrnetError:
+            return default
+
+    def run(self) -> Report:
+        from ctrnet.troubleshoot import checks
+
+        for check in checks.ALL:
+            self.report.checks.append(check.__name__.removeprefix("check_"))
+            check(self)
+        return self.report
+
+    def containers(self) -> list[tuple[Net | None, Container]]:
+        found: list[tuple[Net | None, Container]] = [
+            (net, c) for net in self.nets for c in net.containers]
+        found += [(None, c) for c in self.extra
+                  if all(c.ns != other.ns for _, other in found)]
+        return found
+
+    def rules(self, table: str) -> Ruleset:
+        # iptables_save and etc_read are newer Backend operations: looked up, not assumed.
+        save = getattr(self.backend, "iptables_save", None)
+        try:
+            return scan(str(save(self.host, table=table)) if save is not None else "")
+        except CtrnetError:
+            return scan("")
+
+    def etc_file(self, ns: str, filename: str) -> tuple[bool, str | None]:
+        """(whether the backend keeps /etc/netns files, the file's text or None)."""
+        read = getattr(self.backend, "etc_read", None)
+        if read is None:
+            return False, None
+        try:
+            text = read(ns, filename)
+        except (CtrnetError, NotImplementedError):
+            return False, None
+        return True, None if text is None else str(text)
+
+
+def diagnose(backend: Backend, nets: Iterable[Net] | None = None, *,
+             scope: str = "all networks",
+             containers: Iterable[Container] = ()) -> Report:
+    """Check `nets` (default: what `discover` finds) and the extra `containers`."""
+    found = discover(backend) if nets is None else list(nets)
+    return Doctor(backend, found, scope, containers).run()
+
+
+def port_forwarding(link: Link) -> bool:
+    return link.port is None or link.port.state is PortState.FORWARDING

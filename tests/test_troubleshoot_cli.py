@@ -1,0 +1,96 @@
+"""`ctrnet doctor`, `topology`, `trace` and `capture` on a network made with `ctrnet network
+create` / `connect`, in one injected world, as separate invocations would see it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ctrnet.backend import Backend
+from ctrnet.cli import main
+from ctrnet.cli_network import injected
+from ctrnet.troubleshoot import pcap
+
+pytestmark = pytest.mark.requires("iptables", "ebtables")
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run(backend: Backend, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Run:
+    state = str(tmp_path / "state")
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        with injected(backend):
+            code = main([*argv, "--state-dir", state, "--backend", backend.name])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    assert run("network", "create", "web", "--subnet", "10.71.0.0/24")[0] == 0
+    for container in ("c1", "c2"):
+        assert run("connect", "web", container, "--create-netns", "--dns", "10.71.0.1")[0] == 0
+    return run
+
+
+def test_doctor_gives_a_network_made_by_ctrnet_a_clean_bill(run: Run) -> None:
+    code, out, _ = run("doctor")
+    assert code == 0
+    assert out.startswith("ctrnet doctor: all networks: ")
+    assert out.strip().endswith(" checks, no problems found")
+
+
+def test_doctor_names_ip_forward_off_and_the_fix(run: Run, backend: Backend) -> None:
+    backend.sysctl_set(backend.host_ns, "net.ipv4.ip_forward", "0")
+    code, out, _ = run("doctor", "web")
+    assert code == 1
+    assert "network web" in out and "net.ipv4.ip_forward is 0" in out
+    assert "fix: sysctl -w net.ipv4.ip_forward=1" in out
+
+
+def test_doctor_of_one_container_checks_only_it(run: Run, backend: Backend) -> None:
+    backend.link_set_up("c2", "lo", False)
+    assert run("doctor", "c1")[0] == 0
+    code, out, _ = run("doctor", "c2", "--json")
+    assert code == 1 and '"check": "lo-down"' in out
+
+
+def test_doctor_of_an_unknown_name_is_one_clear_line(run: Run) -> None:
+    code, out, err = run("doctor", "nosuch")
+    assert code == 1 and out == ""
+    assert err.strip() == "ctrnet: no network, bridge or container named 'nosuch'"
+
+
+def test_topology_draws_the_bridge_its_ports_and_the_containers(run: Run) -> None:
+    code, out, _ = run("topology")
+    assert code == 0
+    assert "br-web (bridge, up) 10.71.0.1/24" in out
+    assert "eth0 (veth, up) 10.71.0.2/24 <-> host/" in out
+    code, out, _ = run("topology", "--format", "dot")
+    assert out.startswith("graph ctrnet {") and '"c1/eth0"' in out
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
+def test_topology_renders_svg(run: Run, tmp_path: Path) -> None:
+    target = tmp_path / "topo.svg"
+    assert run("topology", "--format", "svg", "-o", str(target))[0] == 0
+    assert b"<svg" in target.read_bytes() and b"10.71.0.1/24" in target.read_bytes()
+
+
+@pytest.mark.requires("trace")
+def test_trace_between_containers_is_answered(run: Run) -> None:
+    code, out, _ = run("trace", "--from", "c1", "--to", "10.71.0.3")
+    assert code == 0
+    assert out.splitlines()[0] == "trace icmp from c1 to 10.71.0.3: answered"
+    assert "-- reply" in out
+
+
+@pytest.mark.requires("capture")
+def test_capture_writes_a_pcap_file(run: Run, tmp_path: Path) -> None:
+    target = tmp_path / "c1.pcap"
+    code, _, err = run("capture", "c1", "eth0", "icmp", "--ping", "10.71.0.3", "-w",
+                       str(target))
+    assert code == 0 and "2 packets captured on c1/eth0" in err
+    assert len(pcap.read(target.read_bytes())) == 2
