@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from ctrnet.backends.sim import links, routing
 from ctrnet.backends.sim.bridge import MAX_FORWARD_DELAY, MIN_FORWARD_DELAY, FdbRecord
+from ctrnet.backends.sim.capture import CaptureOps
 from ctrnet.backends.sim.devices import Bridge, Device, Veth
 from ctrnet.backends.sim.etcfiles import EtcFilesOps
 from ctrnet.backends.sim.ipv4 import ip_local_out, route_output
@@ -29,6 +30,7 @@ from ctrnet.backends.sim.packet import (
     prefix_mask,
 )
 from ctrnet.backends.sim.sysctl import sysctl_get, sysctl_set
+from ctrnet.backends.sim.trace import TraceOps
 from ctrnet.backends.sim.world import Namespace, World
 
 from ctrnet.backend import HOST_NS, Backend
@@ -76,12 +78,12 @@ def _centi(seconds: float) -> float:
     return round(seconds * 100) / 100
 
 
-class SimBackend(NetfilterOps, EtcFilesOps, Backend):
+class SimBackend(NetfilterOps, EtcFilesOps, CaptureOps, TraceOps, Backend):
     """A deterministic in-memory world; `seed` picks the MACs it hands out."""
 
     name = "sim"
     capabilities = frozenset({"virtual-clock", "live-rename", "ping", "iptables", "ebtables",
-                              "tc", "conntrack"})
+                              "tc", "conntrack", "capture", "trace"})
 
     def __init__(self, seed: int = 0) -> None:
         self.world = World(seed)
