@@ -71,7 +71,8 @@ def test_sleep_moves_the_virtual_clock_without_waiting() -> None:
     assert time.monotonic() - started < 10
 
 
-def test_background_listener_is_listening_after_sleep_even_when_slow_to_start() -> None:
+def test_background_listener_is_listening_after_sleep_even_when_slow_to_start(
+        tmp_path: Path) -> None:
     # The job burns CPU before it listens: `sleep 1` must not move the clock (and let the
     # client connect) before the listener is up, however long the loop takes here.
     out = sim(TOPOLOGY + """
@@ -80,7 +81,7 @@ def test_background_listener_is_listening_after_sleep_even_when_slow_to_start() 
 sleep 1
 echo payload | nc -N 10.9.0.2 8080; echo "client $?"
 wait; echo "server $?"; cat got
-""", timeout=60)
+""", timeout=60, cwd=tmp_path)
     assert out.stdout == "client 0\nserver 0\npayload\n", out.stderr
 
 
