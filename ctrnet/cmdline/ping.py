@@ -12,14 +12,13 @@ import math
 import os
 
 from ctrnet.cmdline.context import CommandFailed, Context, Unsupported
+from ctrnet.cmdline.getopts import parse_short
 from ctrnet.errors import CtrnetError
 from ctrnet.types import PingResult
 
 #: iputils' default wait for replies once the last request is out (MAXWAIT).
 DEFAULT_WAIT = 10.0
 _MAX_COUNT = 9223372036854775807
-_WITH_ARG = set("cWiIw")
-_FLAGS = set("qn4")
 _UNSUPPORTED = set("aAbBCdDfhLOrRUvV6") | set("eFlmMNpQsStT")
 
 
@@ -41,40 +40,8 @@ def _seconds(ctx: Context, text: str, default: float) -> float:
 
 
 def _parse(argv: list[str]) -> tuple[dict[str, str], set[str], list[str]]:
-    """getopt(3) over iputils' option string: values, flags, operands."""
-    values: dict[str, str] = {}
-    flags: set[str] = set()
-    operands: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        i += 1
-        if arg == "--":
-            operands += argv[i:]
-            break
-        if not arg.startswith("-") or arg == "-":
-            operands.append(arg)
-            continue
-        j = 1
-        while j < len(arg):
-            letter = arg[j]
-            j += 1
-            if letter in _WITH_ARG:
-                if j < len(arg):
-                    values[letter] = arg[j:]
-                elif i < len(argv):
-                    values[letter] = argv[i]
-                    i += 1
-                else:
-                    raise CommandFailed(f"ping: option requires an argument -- '{letter}'\n", 2)
-                break
-            if letter in _FLAGS:
-                flags.add(letter)
-            elif letter in _UNSUPPORTED:
-                raise Unsupported("ping", f"option -{letter}")
-            else:
-                raise CommandFailed(f"ping: invalid option -- '{letter}'\n", 2)
-    return values, flags, operands
+    return parse_short(argv, tool="ping", with_arg="cWiIw", flags="qn4",
+                       unsupported="".join(sorted(_UNSUPPORTED)), status=2)
 
 
 def _format_ms(ms: float) -> str:

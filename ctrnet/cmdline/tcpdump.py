@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from ctrnet.cmdline.context import CommandFailed, Context, Unsupported
+from ctrnet.cmdline.getopts import parse_short
 from ctrnet.errors import CtrnetError
 from ctrnet.troubleshoot import pcap, tcpdump_format
 from ctrnet.troubleshoot.pcapfilter import compile_filter
@@ -19,47 +20,11 @@ from ctrnet.troubleshoot.wire import decode
 #: Longest a live capture waits for its -c packets (seconds on the backend's clock).
 MAX_WAIT = 60.0
 _STEP = 0.1
-_WITH_ARG = set("icwrs")
-_FLAGS = set("ntlUq")
 
 
 def _parse(argv: list[str]) -> tuple[dict[str, str], set[str], list[str]]:
-    """glibc getopt as tcpdump uses it: options may follow the filter words (argv is
-    permuted) until "--"."""
-    values: dict[str, str] = {}
-    flags: set[str] = set()
-    words: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        i += 1
-        if arg == "--":
-            words += argv[i:]
-            break
-        if not arg.startswith("-") or arg == "-":
-            words.append(arg)
-            continue
-        j = 1
-        while j < len(arg):
-            letter = arg[j]
-            j += 1
-            if letter in _WITH_ARG:
-                if j < len(arg):
-                    values[letter] = arg[j:]
-                elif i < len(argv):
-                    values[letter] = argv[i]
-                    i += 1
-                else:
-                    raise CommandFailed(f"tcpdump: option requires an argument -- '{letter}'\n",
-                                        1)
-                break
-            if letter in _FLAGS:
-                flags.add(letter)
-            elif letter in "vVeXxAS":
-                raise Unsupported("tcpdump", f"option -{letter}")
-            else:
-                raise CommandFailed(f"tcpdump: invalid option -- '{letter}'\n", 1)
-    return values, flags, words
+    return parse_short(argv, tool="tcpdump", with_arg="icwrs", flags="ntlUq",
+                       unsupported="vVeXxAS", status=1)
 
 
 def _path(ctx: Context, name: str) -> str:
