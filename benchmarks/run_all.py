@@ -16,9 +16,14 @@ HERE = Path(__file__).resolve().parent
 #: (script, arguments, needs root)
 BENCHMARKS: list[tuple[str, list[str], bool]] = [
     ("sim_build.py", ["--n", "10000"], False),
-    ("ipam_alloc.py", [], False),
+    ("sim_nat.py", [], False),
     ("netfilter_eval.py", [], False),
+    ("netfilter_eval.py", ["--unindexable"], False),
+    ("ipam_alloc.py", [], False),
+    ("shim_latency.py", [], False),
     ("kernel_build.py", ["--n", "100"], True),
+    ("dnat_install.py", ["--n", "1000"], True),
+    ("connect_latency.py", ["--n", "100"], True),
     ("suite_ratio.py", [], True),
 ]
 
