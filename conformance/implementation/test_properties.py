@@ -5,7 +5,7 @@ world exactly as it was; removing everything at the end leaves the world as it s
 from __future__ import annotations
 
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -15,8 +15,12 @@ from .adapter import Implementation
 from .expect import world_diff
 from .observe import snapshot
 
-hypothesis = pytest.importorskip("hypothesis")
-st = pytest.importorskip("hypothesis.strategies")
+if TYPE_CHECKING:  # typed as the modules; at run time, a suite without hypothesis skips this
+    import hypothesis
+    from hypothesis import strategies as st
+else:
+    hypothesis = pytest.importorskip("hypothesis")
+    st = pytest.importorskip("hypothesis.strategies")
 
 NETWORKS = ("n1", "n2")
 SUBNETS = ("10.131.0.0/24", "10.131.1.0/24", "10.131.0.0/16", "10.131.2.0/30")

@@ -1,0 +1,2 @@
+#: URL scheme -> "module.Class" of the connection backend.
+BACKENDS: dict[str, str]
