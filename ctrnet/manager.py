@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 
 from ctrnet import endpoint as _endpoint
+from ctrnet import names
 from ctrnet.backend import Backend
 from ctrnet.errors import InvalidConfig, NotFound
 from ctrnet.ipam import Allocator
@@ -101,6 +102,7 @@ class NetworkManager:
         return self.state.networks()
 
     def network(self, name: str) -> NetworkSpec:
+        names.network(name)
         spec = self.state.network(name)
         if spec is None:
             raise NotFound(f"network {name!r} does not exist")
@@ -239,13 +241,14 @@ class NetworkManager:
     def delete_network(self, name: str, *, force: bool = False) -> bool:
         """Remove a network; False when there was nothing to remove. Idempotent. Refuses while
         containers are connected, unless `force` disconnects them first."""
+        names.network(name)
         spec = self.state.network(name)
         if spec is None:
             return False
         endpoints = self.state.endpoints(name)
         if endpoints and not force:
-            names = ", ".join(e.container for e in endpoints)
-            raise InvalidConfig(f"network {name!r} has connected containers: {names}")
+            held = ", ".join(e.container for e in endpoints)
+            raise InvalidConfig(f"network {name!r} has connected containers: {held}")
         for ep in endpoints:
             self.disconnect(name, ep.container)
         backend, host = self.backend, self.host_ns
@@ -264,6 +267,7 @@ class NetworkManager:
         return _endpoint.connect(self, spec)
 
     def disconnect(self, network: str, container: str) -> bool:
+        names.endpoint(network, container)
         return _endpoint.disconnect(self, network, container)
 
     # -- garbage collection --------------------------------------------------------------------

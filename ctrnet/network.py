@@ -9,13 +9,13 @@ the state directory. All of them turn into plain dicts (JSON) and back.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 
+from ctrnet import names
 from ctrnet.errors import InvalidConfig
 from ctrnet.ipam import PoolConfig
 from ctrnet.types import Proto
@@ -31,10 +31,9 @@ __all__ = [
 ]
 
 #: IFNAMSIZ is 16 with the NUL: a link name has at most 15 bytes (dev_valid_name()).
-MAX_IFNAME = 15
+MAX_IFNAME = names.MAX_IFNAME
 #: Names of the pseudo-networks of the host and none modes (as in Docker).
 RESERVED_NETWORKS = frozenset({"host", "none"})
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 class FieldError(InvalidConfig):
@@ -52,20 +51,19 @@ class Mode(StrEnum):
 
 
 def check_ifname(value: str, field_name: str) -> None:
-    """Refuse what the kernel's dev_valid_name() refuses, before asking it."""
-    if not isinstance(value, str) or not value:
-        raise FieldError(field_name, "an interface name must not be empty")
-    if len(value.encode()) > MAX_IFNAME:
-        raise FieldError(field_name, f"{value!r} is longer than {MAX_IFNAME} bytes (IFNAMSIZ)")
-    if value in (".", "..") or any(c in value for c in "/:") or any(c.isspace() for c in value):
-        raise FieldError(field_name, f"{value!r} is not a valid interface name")
+    """Refuse what the kernel's dev_valid_name() refuses, before asking it (`names`)."""
+    try:
+        names.check(names.Kind.IFNAME, value)
+    except names.InvalidName as exc:
+        raise FieldError(field_name, str(exc)) from exc
 
 
-def check_name(value: str, field_name: str) -> None:
-    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
-        raise FieldError(
-            field_name, f"{value!r} must be 1-64 of A-Z a-z 0-9 _ . - starting alphanumeric"
-        )
+def check_name(value: str, field_name: str, kind: names.Kind = names.Kind.NETWORK) -> None:
+    """The name rule of `kind` (`ctrnet.names`), reported against `field_name`."""
+    try:
+        names.check(kind, value)
+    except names.InvalidName as exc:
+        raise FieldError(field_name, str(exc)) from exc
 
 
 def _ipv4(value: str, field_name: str) -> IPAddress:
@@ -142,7 +140,7 @@ class NetworkSpec:
         bridge = self.bridge or f"br-{self.name}"
         if not self.bridge and len(bridge) > MAX_IFNAME:
             raise FieldError("bridge", f"{bridge!r} (from the name) is too long; give one")
-        check_ifname(bridge, "bridge")
+        check_name(bridge, "bridge", names.Kind.BRIDGE)
         object.__setattr__(self, "bridge", bridge)
         try:
             pool = PoolConfig.create(self.name, self.subnet, gateway=self.gateway or None)
@@ -195,7 +193,7 @@ class EndpointSpec:
     ip: str | None = None  # a requested address
 
     def __post_init__(self) -> None:
-        check_name(self.container, "container")
+        check_name(self.container, "container", names.Kind.CONTAINER)
         if self.network not in RESERVED_NETWORKS:
             check_name(self.network, "network")
         check_ifname(self.ifname, "ifname")

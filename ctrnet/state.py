@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ctrnet import names as name_rule
 from ctrnet.errors import InvalidConfig
 from ctrnet.network import EndpointRecord, NetworkSpec, PortMapping
 
@@ -28,12 +29,13 @@ DEFAULT_STATE_DIR = "/var/lib/ctrnet"
 
 
 def default_state_dir(backend: str = "kernel") -> str:
-    """$CTRNET_STATE_DIR, else /var/lib/ctrnet for the kernel and, for the simulator (which
-    needs no root), $XDG_STATE_HOME/ctrnet-sim (~/.local/state/ctrnet-sim)."""
+    """The one rule every command follows: $CTRNET_STATE_DIR; else, as root on the kernel,
+    /var/lib/ctrnet; else per user, $XDG_STATE_HOME/ctrnet-BACKEND
+    (~/.local/state/ctrnet-sim): a user without root never needs a system directory."""
     explicit = os.environ.get("CTRNET_STATE_DIR")
     if explicit:
         return explicit
-    if backend == "kernel":
+    if backend == "kernel" and os.geteuid() == 0:
         return DEFAULT_STATE_DIR
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"),
                                                             ".local", "state")
@@ -130,6 +132,7 @@ class StateStore:
 
     # -- networks ----------------------------------------------------------------------------
     def _network_path(self, name: str) -> Path:
+        name_rule.network(name)  # the one name rule, before the name becomes a path
         return self.root / "networks" / f"{name}.json"
 
     def network(self, name: str) -> NetworkSpec | None:
@@ -158,6 +161,7 @@ class StateStore:
 
     # -- endpoints -----------------------------------------------------------------------------
     def _endpoint_path(self, network: str, container: str) -> Path:
+        name_rule.endpoint(network, container)  # before the names become a path
         return self.root / "endpoints" / network / f"{container}.json"
 
     def endpoint(self, network: str, container: str) -> EndpointRecord | None:
@@ -166,7 +170,8 @@ class StateStore:
 
     def endpoints(self, network: str | None = None) -> list[EndpointRecord]:
         base = self.root / "endpoints"
-        folders = [base / network] if network is not None else sorted(base.glob("*"))
+        folders = ([base / name_rule.network(network)] if network is not None
+                   else sorted(base.glob("*")))
         found = []
         for folder in folders:
             if not folder.is_dir():
@@ -195,6 +200,7 @@ class StateStore:
 
     def container_endpoints(self, container: str) -> list[EndpointRecord]:
         """The records of one container, in every network (one file test per network)."""
+        name_rule.container(container)  # before the name becomes a glob pattern
         found = []
         for path in sorted((self.root / "endpoints").glob(f"*/{container}.json")):
             data = _read(path)
@@ -278,6 +284,7 @@ class StateStore:
 
     def remove_pool_files(self, network: str) -> None:
         """The IPAM FileStore directory of `network` (gone with the network)."""
+        name_rule.network(network)  # before the name becomes a path to rmtree
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(self.ipam_root / network)
         with contextlib.suppress(OSError):
