@@ -23,7 +23,7 @@ __all__ = ["add_commands", "doctor_scope"]
 
 
 def _state_dir(args: argparse.Namespace) -> str:
-    return str(args.state_dir or default_state_dir())
+    return str(args.state_dir or default_state_dir(args.backend))
 
 
 # -- capture -----------------------------------------------------------------------------------

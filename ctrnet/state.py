@@ -1,21 +1,31 @@
 """The state directory: networks, endpoints and host settings as JSON files, and the world lock.
 
 Layout under ROOT: `networks/NAME.json`, `endpoints/NETWORK/CONTAINER.json`, `host.json` (the
-sysctls ctrnet changed and their old values), `ipam/` (the IPAM FileStores) and `lock`. Every
-write goes to a temporary file that is fsynced and renamed over the old one, so a reader (or a
-crash) sees the old file or the new one, never half of one. `locked()` serialises rule and
-state updates: a threading lock within a process, flock(2) on `lock` between processes.
+sysctls ctrnet changed and their old values), `ports/` (one claim per published host port),
+`ipam/` (the IPAM FileStores), `journal/` (operations under way, `ctrnet.journal`), `world/`
+(the simulator's world) and `lock`. Every write goes to a temporary file that is renamed over
+the old one, so a reader (or a crash) sees the old file or the new one, never half of one.
+`locked()` serialises rule and state updates: a threading lock within a process, flock(2) on
+`lock` between processes. docs/state.md describes all of it.
+
+State is input like any other: a file that is not what ctrnet wrote (bad JSON, the wrong
+shape, a symlink, a directory where a file belongs) is an `InvalidConfig` naming the file and
+what to do, never an empty world; and the directory must be the user's own, writable by
+nobody else (as ssh treats a private key), since whoever can write it steers what root does.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import fnmatch
 import json
 import os
 import shutil
+import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +33,8 @@ from ctrnet import names as name_rule
 from ctrnet.errors import InvalidConfig
 from ctrnet.network import EndpointRecord, NetworkSpec, PortMapping
 
-__all__ = ["DEFAULT_STATE_DIR", "StateStore", "default_state_dir"]
+__all__ = ["DEFAULT_STATE_DIR", "StateStore", "default_state_dir", "open_nofollow",
+           "read_json", "secure_dir"]
 
 DEFAULT_STATE_DIR = "/var/lib/ctrnet"
 
@@ -42,27 +53,137 @@ def default_state_dir(backend: str = "kernel") -> str:
     return os.path.join(base, f"ctrnet-{backend}")
 
 
+def secure_dir(path: Path, *, create: bool = True) -> Path:
+    """`path` as a directory only its owner can change, made (mode 0700) when missing. A file
+    in its place, a symlink, a directory writable by group or others or owned by another
+    user: `InvalidConfig` with the fix. Returns `path`."""
+    if create:
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except FileExistsError:
+            pass  # not a directory: reported below
+        except OSError as exc:
+            raise InvalidConfig(f"state directory {path} cannot be made: "
+                                f"{exc.strerror}") from exc
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        raise InvalidConfig(f"state directory {path} does not exist") from None
+    except OSError as exc:
+        raise InvalidConfig(f"state directory {path} cannot be read: {exc.strerror}") from exc
+    if stat.S_ISLNK(info.st_mode):
+        raise InvalidConfig(f"state directory {path} is a symlink: point --state-dir at the "
+                            "directory itself")
+    if not stat.S_ISDIR(info.st_mode):
+        raise InvalidConfig(f"state directory {path} is not a directory: move it away or "
+                            "choose another --state-dir")
+    if info.st_uid != os.geteuid():
+        raise InvalidConfig(f"state directory {path} belongs to uid {info.st_uid}, not to "
+                            f"you (uid {os.geteuid()}): use a directory of your own")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise InvalidConfig(f"state directory {path} is writable by others "
+                            f"(mode {stat.S_IMODE(info.st_mode):04o}): chmod go-w {path}")
+    return path
+
+
+def open_nofollow(path: Path, flags: int, mode: int = 0o600) -> int:
+    """os.open without following a symlink at `path` (O_NOFOLLOW|O_CLOEXEC); a symlink there,
+    or something that is not a regular file, is `InvalidConfig` naming it."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InvalidConfig(f"state file {path} is a symlink, which ctrnet never makes: "
+                                "remove it") from exc
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InvalidConfig(f"state file {path} is not a regular file: remove it")
+    return fd
+
+
 def _write_atomic(path: Path, data: dict[str, Any], fsync: bool = True) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _mkdirs(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        if fsync:
-            handle.flush()
-            os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()  # our own leftover (a thread of a pid reused): never followed
+    fd = open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+def _mkdirs(path: Path) -> None:
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InvalidConfig(f"state path {path} should be a directory: move it away") from None
+    except OSError as exc:
+        raise InvalidConfig(f"state directory {path} cannot be made: {exc.strerror}") from exc
+
+
+def read_json(path: Path) -> Any | None:
+    """The JSON in `path`, None when there is no such file; anything else that stops it
+    being read (a symlink, not a file, bad JSON, no permission) is `InvalidConfig`."""
+    try:
+        fd = open_nofollow(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InvalidConfig(f"state file {path} cannot be read ({exc.strerror}): fix its "
+                            "permissions or restore it") from exc
+    try:
+        with os.fdopen(fd, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise InvalidConfig(f"state file {path} is corrupt ({exc}): restore it from a "
+                            "backup, or remove it and run `ctrnet gc`") from exc
 
 
 def _read(path: Path) -> dict[str, Any] | None:
+    data = read_json(path)
+    if data is not None and not isinstance(data, dict):
+        raise InvalidConfig(f"state file {path} does not hold an object: restore it, or "
+                            "remove it and run `ctrnet gc`")
+    return data
+
+
+def _parsed(path: Path, data: dict[str, Any], parse: Callable[[dict[str, Any]], Any]) -> Any:
+    """`parse(data)`, a wrong shape (missing keys, wrong types) reported against `path`."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            data: dict[str, Any] = json.load(handle)
-            return data
+        return parse(data)
+    except InvalidConfig as exc:
+        raise InvalidConfig(f"state file {path} holds a wrong value ({exc}): restore it, or "
+                            "remove it and run `ctrnet gc`") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidConfig(f"state file {path} has the wrong shape ({type(exc).__name__}: "
+                            f"{exc}): restore it, or remove it and run `ctrnet gc`") from exc
+
+
+def _listing(folder: Path, pattern: str = "*") -> list[Path]:
+    """The entries of `folder` matching `pattern`, sorted; [] when it does not exist. Unlike
+    a glob, an unreadable folder or a file in its place is an error, not an empty list."""
+    try:
+        info = os.lstat(folder)
     except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise InvalidConfig(f"state file {path} is unreadable: {exc}") from exc
+        return []
+    if not stat.S_ISDIR(info.st_mode):
+        raise InvalidConfig(f"state path {folder} should be a directory: move it away")
+    try:
+        names_ = os.listdir(folder)
+    except OSError as exc:
+        raise InvalidConfig(f"state directory {folder} cannot be listed ({exc.strerror}): "
+                            f"fix its permissions (chmod u+rwx {folder})") from exc
+    return [folder / n for n in sorted(names_) if fnmatch.fnmatchcase(n, pattern)
+            and not n.startswith(".")]
 
 
 def _unlink(path: Path) -> bool:
@@ -71,6 +192,23 @@ def _unlink(path: Path) -> bool:
         return True
     except FileNotFoundError:
         return False
+
+
+def _dead_writer(name: str) -> bool:
+    """Whether `name` is a temporary file (".X.PID.TID.tmp" or ".claim") of a dead process."""
+    parts = name.rsplit(".", 3)
+    if len(parts) != 4 or parts[3] not in ("tmp", "claim") or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _unlink_orphans(path: Path) -> None:
@@ -93,14 +231,11 @@ class StateStore:
     """Persistent records of one ctrnet host (one world)."""
 
     def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
-        self.root = Path(root)
+        self.root = secure_dir(Path(root))
         self.fsync = fsync
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InvalidConfig(f"state directory {self.root} cannot be made: {exc}") from exc
         self._thread_lock = threading.RLock()
         self._depth = 0
+        self._owner = 0  # thread id holding the lock, 0 when none
         self._fd: int | None = None
 
     @property
@@ -108,23 +243,36 @@ class StateStore:
         return self.root / "ipam"
 
     # -- the world lock --------------------------------------------------------------------
+    def held(self) -> bool:
+        """Whether the calling thread holds the world lock."""
+        return self._owner == threading.get_ident()
+
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the world lock (re-entrant within a thread). Released on any exit."""
+        """Hold the world lock (re-entrant within a thread). Released on any exit. The lock
+        file is never followed if it is a symlink, nor truncated."""
         with self._thread_lock:
             if self._depth == 0:
-                fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                path = self.root / "lock"
+                try:
+                    fd = open_nofollow(path, os.O_RDWR | os.O_CREAT)
+                except OSError as exc:
+                    raise InvalidConfig(f"lock file {path} cannot be opened ({exc.strerror}):"
+                                        " the state directory must be writable by you") from exc
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX)
                 except BaseException:
                     os.close(fd)
                     raise
                 self._fd = fd
+                self._owner = threading.get_ident()
             self._depth += 1
             try:
                 yield
             finally:
                 self._depth -= 1
+                if self._depth == 0:
+                    self._owner = 0
                 if self._depth == 0 and self._fd is not None:
                     # Closing the descriptor drops the flock with it.
                     os.close(self._fd)
@@ -136,18 +284,16 @@ class StateStore:
         return self.root / "networks" / f"{name}.json"
 
     def network(self, name: str) -> NetworkSpec | None:
-        data = _read(self._network_path(name))
-        return NetworkSpec.from_dict(data) if data is not None else None
+        path = self._network_path(name)
+        data = _read(path)
+        return _parsed(path, data, NetworkSpec.from_dict) if data is not None else None
 
     def networks(self) -> list[NetworkSpec]:
-        folder = self.root / "networks"
-        if not folder.is_dir():
-            return []
         found = []
-        for path in sorted(folder.glob("*.json")):
+        for path in _listing(self.root / "networks", "*.json"):
             data = _read(path)
             if data is not None:
-                found.append(NetworkSpec.from_dict(data))
+                found.append(_parsed(path, data, NetworkSpec.from_dict))
         return found
 
     def put_network(self, spec: NetworkSpec) -> None:
@@ -165,21 +311,20 @@ class StateStore:
         return self.root / "endpoints" / network / f"{container}.json"
 
     def endpoint(self, network: str, container: str) -> EndpointRecord | None:
-        data = _read(self._endpoint_path(network, container))
-        return EndpointRecord.from_dict(data) if data is not None else None
+        path = self._endpoint_path(network, container)
+        data = _read(path)
+        return _parsed(path, data, EndpointRecord.from_dict) if data is not None else None
 
     def endpoints(self, network: str | None = None) -> list[EndpointRecord]:
         base = self.root / "endpoints"
         folders = ([base / name_rule.network(network)] if network is not None
-                   else sorted(base.glob("*")))
+                   else _listing(base))
         found = []
         for folder in folders:
-            if not folder.is_dir():
-                continue
-            for path in sorted(folder.glob("*.json")):
+            for path in _listing(folder, "*.json"):
                 data = _read(path)
                 if data is not None:
-                    found.append(EndpointRecord.from_dict(data))
+                    found.append(_parsed(path, data, EndpointRecord.from_dict))
         return found
 
     def claim_endpoint(self, record: EndpointRecord) -> bool:
@@ -202,10 +347,11 @@ class StateStore:
         """The records of one container, in every network (one file test per network)."""
         name_rule.container(container)  # before the name becomes a glob pattern
         found = []
-        for path in sorted((self.root / "endpoints").glob(f"*/{container}.json")):
+        for folder in _listing(self.root / "endpoints"):
+            path = folder / f"{container}.json"
             data = _read(path)
             if data is not None:
-                found.append(EndpointRecord.from_dict(data))
+                found.append(_parsed(path, data, EndpointRecord.from_dict))
         return found
 
     # -- published ports -------------------------------------------------------------------------
@@ -214,51 +360,81 @@ class StateStore:
     def _ports_dir(self) -> Path:
         return self.root / "ports"
 
+    def _port_owner(self, path: Path) -> str | None:
+        """The "NETWORK/CONTAINER" a claim file names (None when there is no file); a claim
+        that names no valid owner is corrupt, and an error: ignoring it would publish the
+        port twice."""
+        try:
+            fd = open_nofollow(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise InvalidConfig(f"port claim {path} cannot be read ({exc.strerror}): fix its "
+                                "permissions") from exc
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read(4096)
+        owner = data.decode("utf-8", "replace").strip()
+        network, _, container = owner.partition("/")
+        try:
+            name_rule.endpoint(network, container)
+        except InvalidConfig:
+            raise InvalidConfig(f"port claim {path} is corrupt (it names no NETWORK/CONTAINER:"
+                                f" {name_rule.shown(owner)}): remove it if no container "
+                                "publishes that port, then run `ctrnet gc`") from None
+        return owner
+
+    def _port_claims(self) -> list[Path]:
+        return _listing(self._ports_dir())
+
     def port_holder(self, port: PortMapping) -> str | None:
         """Who publishes a host port that clashes with `port`, or None. Under the lock."""
         folder = self._ports_dir()
-        names = ([f"{port.proto}-{port.host_port}-any", f"{port.proto}-{port.host_port}-"
-                  f"{port.host_ip}"] if port.host_ip else None)
-        candidates = ([folder / n for n in names] if names is not None
-                      else list(folder.glob(f"{port.proto}-{port.host_port}-*")))
+        prefix = f"{port.proto}-{port.host_port}-"
+        if port.host_ip:
+            candidates = [folder / f"{prefix}any", folder / f"{prefix}{port.host_ip}"]
+        else:
+            candidates = [p for p in self._port_claims() if p.name.startswith(prefix)]
         for path in candidates:
-            try:
-                return path.read_text(encoding="utf-8").strip()
-            except FileNotFoundError:
-                continue
+            owner = self._port_owner(path)
+            if owner is not None:
+                return owner
         return None
 
     def claim_port(self, port: PortMapping, owner: str) -> None:
         folder = self._ports_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"{port.proto}-{port.host_port}-{port.host_ip or 'any'}"
-        (folder / name).write_text(owner + "\n", encoding="utf-8")
+        _mkdirs(folder)
+        path = folder / f"{port.proto}-{port.host_port}-{port.host_ip or 'any'}"
+        try:
+            fd = open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        except FileExistsError:
+            raise InvalidConfig(f"host port {port} is published by "
+                                f"{self._port_owner(path)} already") from None
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(owner + "\n")
 
     def release_ports(self, owner: str, ports: tuple[PortMapping, ...]) -> None:
         """Forget the ports `owner` published. Idempotent."""
         folder = self._ports_dir()
         for port in ports:
             path = folder / f"{port.proto}-{port.host_port}-{port.host_ip or 'any'}"
-            with contextlib.suppress(FileNotFoundError):
-                if path.read_text(encoding="utf-8").strip() == owner:
-                    path.unlink()
+            if self._port_owner(path) == owner:
+                _unlink(path)
         with contextlib.suppress(OSError):
             folder.rmdir()
 
     def release_all_ports(self, keep: set[str]) -> None:
-        """Forget the ports of every owner not in `keep` (gc)."""
-        folder = self._ports_dir()
-        for path in list(folder.glob("*")) if folder.is_dir() else []:
-            with contextlib.suppress(FileNotFoundError):
-                if path.read_text(encoding="utf-8").strip() not in keep:
-                    path.unlink()
+        """Forget the ports of every owner not in `keep` (gc). A corrupt claim stops it
+        before anything is removed."""
+        claims = [(path, self._port_owner(path)) for path in self._port_claims()]
+        for path, owner in claims:
+            if owner is not None and owner not in keep:
+                _unlink(path)
         with contextlib.suppress(OSError):
-            folder.rmdir()
+            self._ports_dir().rmdir()
 
     def port_owners(self) -> set[str]:
-        folder = self._ports_dir()
-        return {p.read_text(encoding="utf-8").strip() for p in folder.glob("*")
-                } if folder.is_dir() else set()
+        return {owner for path in self._port_claims()
+                if (owner := self._port_owner(path)) is not None}
 
     def put_endpoint(self, record: EndpointRecord) -> None:
         _write_atomic(self._endpoint_path(record.network, record.container), record.to_dict(),
@@ -275,6 +451,20 @@ class StateStore:
     # -- host settings ---------------------------------------------------------------------------
     def host(self) -> dict[str, Any]:
         return _read(self.root / "host.json") or {}
+
+    def sweep_temporaries(self) -> list[str]:
+        """Remove the temporary files (`.NAME.PID.THREAD.tmp|claim`) of writers that are gone
+        (a SIGKILL between write and rename); returns them, relative to the root."""
+        swept = []
+        for dirpath, _dirs, files in os.walk(self.root):
+            if os.path.relpath(dirpath, self.root).split(os.sep)[0] in ("ipam", "world"):
+                continue  # those stores sweep their own
+            for name in files:
+                if name.startswith(".") and _dead_writer(name):
+                    path = Path(dirpath) / name
+                    if _unlink(path):
+                        swept.append(os.path.relpath(path, self.root))
+        return swept
 
     def put_host(self, data: dict[str, Any]) -> None:
         if data:
