@@ -1,5 +1,7 @@
 """IPAM allocation speed: a whole /16 in memory and on disk, loading a big FileStore, and the
-cost of one allocation with 60,000 addresses in use against 1,000 (it must not grow).
+cost of one allocation with 60,000 addresses in use against 1,000 (it must not grow), and
+the allocator's memory with 1,000 addresses in use in a /22, a /16 and a /8 (it must not grow
+with the subnet).
 
     python benchmarks/ipam_alloc.py                 # targets: memory /16 <= 1 s,
     python benchmarks/ipam_alloc.py --durable-full  #   FileStore /16 <= 10 s, ratio <= 2
@@ -18,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -134,6 +137,24 @@ def ratio(
     )
 
 
+def memory_by_subnet(in_use: int = 1_000) -> bool:
+    """Peak memory (tracemalloc) of an allocator and its MemoryStore holding `in_use`
+    addresses, for subnets from /24 up to /8: it must follow the addresses, not the subnet."""
+    figures = {}
+    for subnet in ("10.0.0.0/22", "10.0.0.0/16", "10.0.0.0/8"):
+        tracemalloc.start()
+        pool = Allocator(PoolConfig.create("mem", subnet), MemoryStore())
+        fill(pool, in_use)
+        _current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        figures[subnet] = peak
+        print(f"  {subnet:32} {in_use} in use: peak {peak / 1024:8.1f} KiB")
+    ratio = figures["10.0.0.0/8"] / figures["10.0.0.0/22"]
+    print(f"  /8 vs /22 with the same addresses in use: ratio {ratio:.2f}"
+          f" (target <= 1.5: {verdict(ratio <= 1.5)})")
+    return ratio <= 1.5
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--durable-sample", type=int, default=3000, metavar="N")
@@ -154,6 +175,8 @@ def main() -> int:
     with scratch_dir() as root:
         load_time(root, 60_000)
 
+    print("memory: 1,000 addresses in use, by subnet size")
+    ok &= memory_by_subnet()
     print("one allocation, random holes, median of 5 batches of 200")
     ratio("MemoryStore", lambda root: MemoryStore, rng)
     ratio("FileStore, fsync off", lambda root: lambda: FileStore(root, "r", fsync=False), rng)

@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn, cast
 
 from ctrnet import __version__, cli_network
 from ctrnet.backend import REGISTRY, open_backend
@@ -89,13 +90,24 @@ def _add_troubleshoot_commands(sub: argparse._SubParsersAction[argparse.Argument
     cli_troubleshoot.add_commands(sub)
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage mistake is one line too (argparse would print the whole usage first); the
+    subcommands' parsers inherit this class, so every command says it the same way."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message.splitlines()[0] if message else ''}"
+                     f" (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ctrnet",
         description="A testbed and conformance suite for Linux container networking.",
     )
     parser.add_argument("--version", action="version", version=f"ctrnet {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Every subcommand's parser is a _Parser (argparse makes them of the parent's class).
+    sub = cast("argparse._SubParsersAction[argparse.ArgumentParser]",
+               parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
 
     p = sub.add_parser("backends", help="list the backends and their capabilities")
     p.set_defaults(func=_cmd_backends)
@@ -112,7 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version or a usage error, printed already
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         code: int = args.func(args)
     except CtrnetError as exc:

@@ -16,8 +16,10 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
+from ctrnet import names
 from ctrnet.backend import REGISTRY, Backend, open_backend
 from ctrnet.errors import InvalidConfig
 from ctrnet.manager import NetworkManager
@@ -27,8 +29,12 @@ from ctrnet.state import default_state_dir
 __all__ = ["add_commands", "injected", "open_world", "parse_rate"]
 
 _injected: list[Backend] = []
-_RATE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit|bps)?", re.IGNORECASE)
+_RATE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit|bps)?", re.IGNORECASE | re.ASCII)
 _UNITS = {"": 1, "bit": 1, "bps": 8, "kbit": 1000, "mbit": 1000**2, "gbit": 1000**3}
+#: A tbf rate goes to the kernel in TCA_TBF_PARMS as u32 bytes/s (TCA_TBF_RATE64 is not
+#: sent); below 1 kB/s the 20 ms bucket would hold less than a byte (endpoint.tbf_burst).
+MAX_RATE_BPS = 0xFFFFFFFF * 8
+MIN_RATE_BPS = 8000
 
 
 @contextlib.contextmanager
@@ -54,11 +60,40 @@ def open_world(name: str, state_dir: str) -> Iterator[Backend]:
 
 
 def parse_rate(text: str) -> int:
-    """tc-style rates: "10mbit", "500kbit", "1gbit", "8000" (bit/s), "125000bps" (bytes/s)."""
-    match = _RATE_RE.fullmatch(text.strip())
+    """tc-style rates: "10mbit", "500kbit", "1gbit", "8000" (bit/s), "125000bps" (bytes/s),
+    within MIN_RATE_BPS..MAX_RATE_BPS (an empty text is an error, not "no limit")."""
+    match = _RATE_RE.fullmatch(text.strip()) if isinstance(text, str) else None
     if match is None:
-        raise InvalidConfig(f"rate {text!r}: use e.g. 10mbit, 500kbit or a number of bit/s")
-    return int(float(match.group(1)) * _UNITS[(match.group(2) or "").lower()])
+        raise InvalidConfig(f"rate {names.shown(text)}: use e.g. 10mbit, 500kbit or a number "
+                            "of bit/s")
+    # Decimal arithmetic: float("9" * 400) is inf, and int(inf) would be a traceback.
+    rate = int(Decimal(match.group(1)) * _UNITS[(match.group(2) or "").lower()])
+    if not MIN_RATE_BPS <= rate <= MAX_RATE_BPS:
+        raise InvalidConfig(f"rate {names.shown(text)} is out of range: {MIN_RATE_BPS} bit/s "
+                            f"to {MAX_RATE_BPS} bit/s (tbf's u32 bytes/s)")
+    return rate
+
+
+def _arg(check: Callable[[str], object]) -> Callable[[str], str]:
+    """An argparse type: the value if `check` accepts it, else a one-line usage error."""
+    def checked(value: str) -> str:
+        try:
+            check(value)
+        except InvalidConfig as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+        return value
+
+    checked.__name__ = getattr(check, "__name__", "value")
+    return checked
+
+
+def _state_dir_arg(value: str) -> str:
+    if not value:
+        raise InvalidConfig("state directory '' is empty (leave --state-dir out for the "
+                            "default)")
+    if "\0" in value:
+        raise InvalidConfig(f"state directory {names.shown(value)} contains a NUL byte")
+    return value
 
 
 def _progress(args: argparse.Namespace) -> Callable[[str, str], None] | None:
@@ -87,9 +122,12 @@ def _emit(args: argparse.Namespace, data: Any, human: Callable[[], None]) -> Non
         human()
 
 
-def _run(action: Callable[[argparse.Namespace, NetworkManager], int]
+def _run(action: Callable[[argparse.Namespace, NetworkManager], int],
+         check: Callable[[argparse.Namespace], object] | None = None,
          ) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
+        if check is not None:
+            check(args)  # a wrong value is refused before the world (and state) is touched
         with open_world(args.backend, args.state_dir) as backend:
             manager = _manager(args, backend)
             try:
@@ -101,11 +139,15 @@ def _run(action: Callable[[argparse.Namespace, NetworkManager], int]
 
 
 # -- networks ---------------------------------------------------------------------------------
-def _create(args: argparse.Namespace, mgr: NetworkManager) -> int:
-    spec = NetworkSpec(name=args.name, subnet=args.subnet, bridge=args.bridge or "",
+def _network_spec(args: argparse.Namespace) -> NetworkSpec:
+    return NetworkSpec(name=args.name, subnet=args.subnet, bridge=args.bridge or "",
                        gateway=args.gateway or "", mtu=args.mtu,
                        masquerade=args.masquerade, icc=args.icc, antispoof=args.antispoof,
                        dns=tuple(args.dns))
+
+
+def _create(args: argparse.Namespace, mgr: NetworkManager) -> int:
+    spec = _network_spec(args)
     made = mgr.create_network(spec)
     _emit(args, made.to_dict(), lambda: print(made.name))
     return 0
@@ -154,13 +196,17 @@ def _rm(args: argparse.Namespace, mgr: NetworkManager) -> int:
 
 
 # -- endpoints --------------------------------------------------------------------------------
-def _connect(args: argparse.Namespace, mgr: NetworkManager) -> int:
-    spec = EndpointSpec(
+def _endpoint_spec(args: argparse.Namespace) -> EndpointSpec:
+    return EndpointSpec(
         container=args.container, network=args.network, ifname=args.ifname,
         ports=tuple(PortMapping.parse(p) for p in args.publish),
-        ingress_bps=parse_rate(args.ingress) if args.ingress else None,
-        egress_bps=parse_rate(args.egress) if args.egress else None,
+        ingress_bps=parse_rate(args.ingress) if args.ingress is not None else None,
+        egress_bps=parse_rate(args.egress) if args.egress is not None else None,
         dns=tuple(args.dns), ip=args.ip)
+
+
+def _connect(args: argparse.Namespace, mgr: NetworkManager) -> int:
+    spec = _endpoint_spec(args)
     created = False
     if args.create_netns and spec.container not in mgr.backend.netns_list():
         mgr.backend.netns_add(spec.container)
@@ -219,7 +265,7 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument("--backend", choices=sorted(REGISTRY),
                         default=os.environ.get("CTRNET_BACKEND", "sim"),
                         help="world to act on (default: sim, or $CTRNET_BACKEND)")
-    common.add_argument("--state-dir", default=None,
+    common.add_argument("--state-dir", default=None, type=_arg(_state_dir_arg),
                         help="where networks and endpoints are kept (default: "
                              "$CTRNET_STATE_DIR, else /var/lib/ctrnet on the kernel, "
                              "~/.local/state/ctrnet-sim on the simulator)")
@@ -242,19 +288,21 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     common = _common()
 
     def add(parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
-            helptext: str, action: Callable[[argparse.Namespace, NetworkManager], int]
+            helptext: str, action: Callable[[argparse.Namespace, NetworkManager], int],
+            check: Callable[[argparse.Namespace], object] | None = None,
             ) -> argparse.ArgumentParser:
         parser = parent.add_parser(name, help=helptext, parents=[common])
-        parser.set_defaults(func=_state_dir(_run(action)))
+        parser.set_defaults(func=_state_dir(_run(action, check)))
         return parser
 
     network = sub.add_parser("network", help="create, list, inspect and remove networks")
     verbs = network.add_subparsers(dest="network_command", required=True, metavar="VERB")
-    p = add(verbs, "create", "create a bridge network", _create)
-    p.add_argument("name")
+    p = add(verbs, "create", "create a bridge network", _create, _network_spec)
+    p.add_argument("name", type=_arg(names.network))
     p.add_argument("--subnet", required=True, help="IPv4 CIDR, e.g. 172.20.0.0/24")
     p.add_argument("--gateway", help="the bridge's address (default: first usable)")
-    p.add_argument("--bridge", help="bridge name, at most 15 bytes (default: br-NAME)")
+    p.add_argument("--bridge", type=_arg(names.bridge),
+                   help="bridge name, at most 15 bytes (default: br-NAME)")
     p.add_argument("--mtu", type=int, default=1500)
     p.add_argument("--no-masquerade", dest="masquerade", action="store_false",
                    help="no MASQUERADE of the subnet's egress")
@@ -266,28 +314,30 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                    help="nameserver for the containers' resolv.conf (repeatable)")
     add(verbs, "ls", "list networks", _ls)
     p = add(verbs, "inspect", "show a network and its endpoints", _inspect)
-    p.add_argument("name")
+    p.add_argument("name", type=_arg(names.network))
     p = add(verbs, "rm", "remove networks (idempotent)", _rm)
-    p.add_argument("names", nargs="+", metavar="NAME")
+    p.add_argument("names", nargs="+", metavar="NAME", type=_arg(names.network))
     p.add_argument("--force", action="store_true", help="disconnect containers first")
 
     p = add(sub, "connect", "connect a container (its network namespace) to a network",
-            _connect)
-    p.add_argument("network", help="a network, or 'host' / 'none' for those modes")
-    p.add_argument("container", help="the container's network namespace")
+            _connect, _endpoint_spec)
+    p.add_argument("network", type=_arg(names.network),
+                   help="a network, or 'host' / 'none' for those modes")
+    p.add_argument("container", type=_arg(names.container),
+                   help="the container's network namespace")
     p.add_argument("-p", "--publish", action="append", default=[],
                    metavar="[IP:]HOST:CONTAINER[/tcp|udp]")
     p.add_argument("--ip", help="request this address")
-    p.add_argument("--ifname", default="eth0")
+    p.add_argument("--ifname", default="eth0", type=_arg(names.ifname))
     p.add_argument("--ingress", metavar="RATE", help="limit what the container receives")
     p.add_argument("--egress", metavar="RATE", help="limit what the container sends")
     p.add_argument("--dns", action="append", default=[], metavar="IP")
     p.add_argument("--create-netns", action="store_true",
                    help="create the namespace if it does not exist")
     p = add(sub, "disconnect", "disconnect a container (idempotent)", _disconnect)
-    p.add_argument("network")
-    p.add_argument("container")
+    p.add_argument("network", type=_arg(names.network))
+    p.add_argument("container", type=_arg(names.container))
     p.add_argument("--delete-netns", action="store_true", help="then delete its namespace")
     p = add(sub, "ps", "list connected containers", _ps)
-    p.add_argument("--network")
+    p.add_argument("--network", type=_arg(names.network))
     add(sub, "gc", "clean up after containers whose namespace is gone", _gc)

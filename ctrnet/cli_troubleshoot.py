@@ -11,8 +11,9 @@ import os
 import sys
 from dataclasses import asdict
 
+from ctrnet import names
 from ctrnet.backend import Backend
-from ctrnet.cli_network import _common, open_world
+from ctrnet.cli_network import _arg, _common, open_world
 from ctrnet.errors import InvalidConfig
 from ctrnet.state import StateStore, default_state_dir
 from ctrnet.troubleshoot import pcap, tcpdump_format, topology
@@ -143,8 +144,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     common = _common()
     p = sub.add_parser("capture", parents=[common],
                        help="capture packets on an interface (pcap file or tcpdump lines)")
-    p.add_argument("ns", help="namespace (host, or a container's)")
-    p.add_argument("ifname", help="interface to capture on")
+    p.add_argument("ns", type=_arg(names.netns), help="namespace (host, or a container's)")
+    p.add_argument("ifname", type=_arg(names.ifname), help="interface to capture on")
     p.add_argument("filter", nargs="*", help="pcap-filter: host/net/port/tcp/udp/icmp/arp")
     p.add_argument("-w", "--write", metavar="FILE", help="write a pcap file (tcpdump -r, "
                    "Wireshark read it); default: print tcpdump's lines")
@@ -156,7 +157,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
     p = sub.add_parser("trace", parents=[common],
                        help="follow one packet and its reply hop by hop")
-    p.add_argument("--from", dest="src", required=True, metavar="NS")
+    p.add_argument("--from", dest="src", required=True, metavar="NS", type=_arg(names.netns))
     p.add_argument("--to", required=True, metavar="ADDR[:PORT]")
     p.add_argument("--proto", choices=PROTOS, help="default: tcp with a port, else icmp")
     p.add_argument("--timeout", type=float, default=1.0)
@@ -164,7 +165,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
     p = sub.add_parser("doctor", parents=[common],
                        help="find the usual problems of a network or container")
-    p.add_argument("name", nargs="?", help="a network, bridge or container (default: all)")
+    # Any of the three: the netns rule admits every valid network, bridge and container name.
+    p.add_argument("name", nargs="?", type=_arg(names.netns),
+                   help="a network, bridge or container (default: all)")
     p.set_defaults(func=_doctor)
 
     p = sub.add_parser("topology", parents=[common],

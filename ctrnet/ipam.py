@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 
 from ctrnet.errors import AlreadyExists, InvalidConfig, NotFound, PoolExhausted
+from ctrnet.ipam_runs import TakenRuns
 from ctrnet.ipam_store import FileStore, MemoryStore, Store
 
-__all__ = ["AddressInUse", "Allocator", "Ipam", "PoolConfig"]
+__all__ = ["MIN_PREFIXLEN", "SPECIAL_BLOCKS", "AddressInUse", "Allocator", "Ipam", "PoolConfig"]
 
 
 class AddressInUse(AlreadyExists):
@@ -135,14 +136,42 @@ class PoolConfig:
         return f"{self.name} ({self.subnet}, {self.range_start}-{self.range_end})"
 
 
+#: The shortest prefix a network may have. 10.0.0.0/8, the largest private block (RFC 1918),
+#: is the largest subnet a container network has a use for; anything shorter spans more than
+#: one private block or takes in public and special addresses (0.0.0.0/0 would make
+#: MASQUERADE rewrite every packet of the host). A Linux bridge takes at most 1,023 ports
+#: (BR_MAX_PORTS), so even a /22 holds every container one bridge can; /8 is allowed for
+#: address plans like Docker's, and costs nothing up front: the allocator's memory grows with
+#: the addresses in use, not with the subnet.
+MIN_PREFIXLEN = 8
+#: Blocks no container network may overlap, and why (RFC 6890's special-purpose registry).
+SPECIAL_BLOCKS: tuple[tuple[IPNetwork, str], ...] = (
+    (IPNetwork("0.0.0.0/8"), "'this network' (RFC 1122): not a destination"),
+    (IPNetwork("127.0.0.0/8"), "loopback (RFC 1122): never leaves a host"),
+    (IPNetwork("169.254.0.0/16"), "link-local (RFC 3927): not routed, never a pool"),
+    (IPNetwork("224.0.0.0/4"), "multicast (RFC 5771): not a host address"),
+    (IPNetwork("240.0.0.0/4"), "reserved (RFC 1112) and the limited broadcast address"),
+)
+
+
 def _check_subnet(name: str, subnet: IPNetwork) -> None:
     if subnet.version != 4:
         raise InvalidConfig(f"subnet {subnet} of network {name!r} is IPv6; IPv4 only")
+    if subnet.prefixlen < MIN_PREFIXLEN:
+        raise InvalidConfig(
+            f"subnet {subnet} of network {name!r} is too large: the shortest prefix is"
+            f" /{MIN_PREFIXLEN}"
+        )
     if subnet.ip != subnet.network:
         raise InvalidConfig(
             f"subnet {subnet} of network {name!r} has host bits set;"
             f" its network is {subnet.network}/{subnet.prefixlen}"
         )
+    for block, why in SPECIAL_BLOCKS:
+        if subnet.first <= block.last and block.first <= subnet.last:
+            raise InvalidConfig(
+                f"subnet {subnet} of network {name!r} overlaps {block}, {why}"
+            )
     if subnet.prefixlen >= 31:
         # RFC 3021 /31s have no network or broadcast address and a /32 holds one host: either
         # leaves nothing once the gateway is taken, so a bridge network cannot use them.
@@ -155,10 +184,10 @@ def _check_subnet(name: str, subnet: IPNetwork) -> None:
 class Allocator:
     """Hands out the addresses of one pool from a store, one per owner.
 
-    Beside the store it keeps a free map, one byte per range address (1 = taken), and starts
-    each search after the last reserved address, like host-local: sequential allocation then
-    finds a free byte at once, and the search is one C-level `bytearray.find` (memchr over at
-    most the range, 64 KiB for a /16), never a Python loop over the addresses in use. Changes
+    Beside the store it keeps the taken addresses as sorted runs (`TakenRuns`: memory grows
+    with the addresses in use, not the range — a /8 costs nothing until used) and starts each
+    search after the last reserved address, like host-local: the next free address is a
+    bisection, never a Python loop over the addresses in use. Changes
     made behind the map (another allocator or process) are caught up address by address from
     the store's `changed_since`. Thread-safe; process-safe with a FileStore.
     """
@@ -170,7 +199,7 @@ class Allocator:
         self._count = int(config.range_end) - self._first + 1
         gateway = int(config.gateway) - self._first
         self._gateway_index = gateway if 0 <= gateway < self._count else None
-        self._map = bytearray(self._count)
+        self._taken = TakenRuns(self._count)
         self._free = 0
         self._seen: int | None = None  # store version the map reflects; None: never built
 
@@ -251,7 +280,6 @@ class Allocator:
         raise AddressInUse(self.name, address, self.store.owner_of(address) or "unknown")
 
     def _reserve_next(self, owner: str) -> IPAddress:
-        free_map = self._map
         while self._free > 0:
             # Round-robin from the last reserved address (host-local's lastReservedIP): a
             # released address is not handed out again until the range has been gone round,
@@ -260,9 +288,9 @@ class Allocator:
             start = 0
             if last is not None and 0 <= int(last) - self._first < self._count:
                 start = int(last) - self._first + 1
-            index = free_map.find(0, start)
-            if index < 0:
-                index = free_map.find(0, 0, start)
+            index = self._taken.next_free(start)
+            if index is None:
+                break
             address = IPAddress(self._first + index, 4)
             reserved = self.store.reserve(address, owner)
             # Taken either way: when reserve says no, someone holds it behind our map.
@@ -304,14 +332,11 @@ class Allocator:
             return
         changed = None if self._seen is None else self.store.changed_since(self._seen)
         if changed is None:
-            self._map = bytearray(self._count)
-            for address in self.store.allocations():
-                index = int(address) - self._first
-                if 0 <= index < self._count:
-                    self._map[index] = 1
+            indexes = [int(address) - self._first for address in self.store.allocations()]
             if self._gateway_index is not None:
-                self._map[self._gateway_index] = 1
-            self._free = self._map.count(0)
+                indexes.append(self._gateway_index)
+            self._taken = TakenRuns(self._count, (i for i in indexes if 0 <= i < self._count))
+            self._free = self._count - len(self._taken)
         else:
             for address in changed:
                 taken = self.store.owner_of(address) is not None
@@ -326,9 +351,10 @@ class Allocator:
     def _set(self, index: int, *, taken: bool) -> None:
         if not 0 <= index < self._count or index == self._gateway_index:
             return
-        if self._map[index] != taken:
-            self._map[index] = taken
-            self._free += -1 if taken else 1
+        if taken and self._taken.add(index):
+            self._free -= 1
+        elif not taken and self._taken.discard(index):
+            self._free += 1
 
 
 def _memory_store(network: str) -> Store:

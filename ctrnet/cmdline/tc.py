@@ -26,6 +26,7 @@ _TIME_UNITS = {"": 1e-6, "s": 1.0, "sec": 1.0, "secs": 1.0, "ms": 1e-3, "msec": 
 _NUMBER = re.compile(r"^(\d+(?:\.\d+)?)([a-zA-Z]*)$")
 #: The refcnt this machine's kernel (6.18) shows for a veth's root qdisc: noqueue 2, tbf 3.
 _REFCNT = {"noqueue": 2, "tbf": 3}
+_U32_MAX = 0xFFFFFFFF
 _TBF_USAGE = ("Usage: ... tbf limit BYTES burst BYTES[/BYTES] rate KBPS [ mtu BYTES[/BYTES] ]\n"
               "\t[ peakrate KBPS ] [ latency TIME ] [ overhead BYTES ] [ linklayer TYPE ]\n")
 
@@ -51,8 +52,16 @@ def _shaper(ctx: Context) -> Shaper:
 def _value(text: str, units: dict[str, float], what: str) -> float:
     found = _NUMBER.match(text)
     if not found or found.group(2).lower() not in units:
-        raise CommandFailed(f'tbf: Illegal "{what}"\n{_TBF_USAGE}', 1)
+        raise CommandFailed(f'tbf: illegal value for "{what}": "{text}"\n', 1)
     return float(found.group(1)) * units[found.group(2).lower()]
+
+
+def _size(text: str, what: str) -> int:
+    """get_size(): bytes as a u32; more is an illegal value, not a wrapped one."""
+    size = int(_value(text, _SIZE_UNITS, what))
+    if size > _U32_MAX:
+        raise CommandFailed(f'tbf: illegal value for "{what}": "{text}"\n', 1)
+    return size
 
 
 def sprint_rate(bits: float) -> str:
@@ -87,41 +96,63 @@ def sprint_time(seconds: float) -> str:
 
 
 def _parse_tbf(argv: list[str]) -> tuple[int, int, float]:
-    rate: float | None = None
-    burst: float | None = None
-    latency: float | None = None
-    limit: float | None = None
+    """tbf_parse_opt() of iproute2 6.1, as the real tc answers (checked against it): a value it
+    cannot parse or that overflows its u32 is an illegal value; a rate, burst, limit or
+    latency that comes out 0 (rate below 8 bit/s, latency below 1 us, or wrapped to 0 as tc's
+    u32 microseconds do) counts as not given; each keyword once, limit or latency not both."""
+    rate = burst = limit = latency_us = 0
+    seen: set[str] = set()
     args = list(argv)
     while args:
         word = args.pop(0)
-        if word not in ("rate", "burst", "buffer", "maxburst", "latency", "lat", "limit"):
+        if word in ("burst", "buffer", "maxburst"):
+            key = "buffer/burst/maxburst"
+        elif word in ("latency", "lat"):
+            key = "latency"
+        elif word in ("rate", "limit"):
+            key = word
+        else:
             raise Unsupported("tc", f"tbf option {word!r}")
         if not args:
-            raise CommandFailed(f'tbf: Illegal "{word}"\n{_TBF_USAGE}', 1)
+            raise CommandFailed('Command line is not complete. Try option "help"\n', 255)
         value = args.pop(0)
-        if word == "rate":
-            rate = _value(value, _RATE_UNITS, "rate")
-        elif word in ("burst", "buffer", "maxburst"):
-            if "/" in value:
-                raise Unsupported("tc", "burst BYTES/CELL")
-            burst = _value(value, _SIZE_UNITS, "burst")
-        elif word in ("latency", "lat"):
-            latency = _value(value, _TIME_UNITS, "latency")
+        if key in seen:
+            raise CommandFailed(f'tbf: duplicate "{key}" specification\n', 1)
+        if key in ("limit", "latency") and ({"limit", "latency"} - {key}) & seen:
+            shown = "/latency" if key == "limit" else "limit"
+            raise CommandFailed(f'tbf: specifying both "{key}" and "{shown}" is not allowed\n',
+                                1)
+        seen.add(key)
+        if key == "rate":
+            bits = _value(value, _RATE_UNITS, "rate")
+            # get_rate64(): bytes/s as a u64; a value beyond it comes out 0 (no rate).
+            rate = int(bits / 8) if bits / 8 < 2**64 else 0
+        elif key == "limit":
+            limit = _size(value, "limit")
+        elif key == "latency":
+            micros = _value(value, _TIME_UNITS, "latency") * 1e6
+            # get_time() leaves tc a u32 of microseconds: it wraps, and wrapped to 0 is unset.
+            latency_us = int(micros) % 2**32 if micros < 2**64 else 0
         else:
-            limit = _value(value, _SIZE_UNITS, "limit")
+            burst = _size(value, word)
     problems = ""
-    if rate is None:
+    if not rate:
         problems += 'tbf: the "rate" parameter is mandatory.\n'
-    if burst is None:
+    if not burst:
         problems += 'tbf: the "burst" parameter is mandatory.\n'
-    if latency is None and limit is None:
+    if not latency_us and not limit:
         problems += 'tbf: either "limit" or "latency" is required.\n'
-    if problems or rate is None or burst is None:
+    if problems:
         raise CommandFailed(problems + _TBF_USAGE, 1)
-    if latency is None:
+    if rate > _U32_MAX:
+        # tc sends TCA_TBF_RATE64 for these; the backends keep the u32 rate of TCA_TBF_PARMS.
+        raise Unsupported("tc", f"tbf rate above {sprint_rate(_U32_MAX * 8)} (TCA_TBF_RATE64)")
+    if latency_us:
+        latency = latency_us / 1e6
+    else:
         # tbf_print_opt(): latency = limit/rate - burst/rate, in the units tc prints.
-        latency = max(0.0, ((limit or 0) - burst) * 8 / rate)
-    return int(rate), int(burst), latency
+        latency = max(0.0, (limit - burst) / rate)
+    return rate * 8, burst, latency
 
 
 def _device(ctx: Context, name: str) -> None:
