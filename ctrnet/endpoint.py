@@ -6,14 +6,22 @@ gateway, loopback up, the MTU, then per endpoint: tbf rate limits, resolv.conf, 
 anti-spoofing (ebtables) and the iptables rules (published ports, IP anti-spoofing). Mode
 none only brings loopback up; mode host builds nothing, it is recorded. The world lock is
 held only where the rules and the records change, so connects to one network run in parallel.
+
+The functions here take `Collaborators`, the few things an endpoint needs (the backend, the
+state store, the network's IPAM allocator, a way to re-render the rules), not the manager:
+a request goes one way, CLI -> manager (journal, lock, recovery) -> endpoint steps -> backend.
+With `create_netns`, making the container's namespace is the connect's first step, undone
+like the others.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
+from ctrnet.backend import Backend
 from ctrnet.errors import BackendError, NotFound
+from ctrnet.ipam import Allocator
 from ctrnet.network import (
     EndpointRecord,
     EndpointSpec,
@@ -24,13 +32,33 @@ from ctrnet.network import (
     host_ifname,
     mac_for,
 )
-from ctrnet.plan import Plan, gone_ok, if_present
+from ctrnet.plan import Cleanup, Plan, gone_ok, if_present
 from ctrnet.rules import change_text, ebtables_spoof_rules, ebtables_spoof_text, endpoint_rules
+from ctrnet.state import StateStore
 
-if TYPE_CHECKING:
-    from ctrnet.manager import NetworkManager
+__all__ = ["OP_KEY", "Collaborators", "connect", "disconnect", "tbf_burst", "validate"]
 
-__all__ = ["connect", "disconnect", "tbf_burst"]
+#: Key in a record's `extra` naming the journal entry of the connect that made it: recovery
+#: of a dead connect undoes that record, and only that one.
+OP_KEY = "op"
+
+
+@dataclass(frozen=True)
+class Collaborators:
+    """What connect and disconnect use, and nothing more."""
+
+    backend: Backend
+    state: StateStore
+    #: The IPAM allocator of a network.
+    allocator: Callable[[NetworkSpec], Allocator]
+    #: A teardown job named after its operation (`plan.Cleanup`).
+    cleanup: Callable[[str], Cleanup]
+    #: Re-render every rule from the state, leaving out one endpoint (NETWORK, CONTAINER).
+    rerender_without: Callable[[tuple[str, str]], None]
+
+    @property
+    def host_ns(self) -> str:
+        return self.backend.host_ns
 
 RESOLV_CONF = "resolv.conf"
 #: tbf latency: how long a packet may wait for tokens before the qdisc drops it.
@@ -43,14 +71,17 @@ def tbf_burst(rate_bps: int, mtu: int) -> int:
     return max(rate_bps // 8 // 50, 2 * (mtu + 14))
 
 
-def _validate(mgr: NetworkManager, spec: EndpointSpec) -> NetworkSpec | None:
-    """Refuse what cannot work before touching anything; the network (None for host/none)."""
+def validate(mgr: Collaborators, spec: EndpointSpec, *, netns_made: bool = False
+             ) -> NetworkSpec | None:
+    """Refuse what cannot work before touching anything; the network (None for host/none).
+    `netns_made`: the connect itself makes the namespace, it need not exist yet."""
     net = None
     if spec.mode is Mode.BRIDGE:
         net = mgr.state.network(spec.network)
         if net is None:
             raise FieldError("network", f"network {spec.network!r} does not exist")
-    if spec.mode is not Mode.HOST and spec.container not in mgr.backend.netns_list():
+    if (spec.mode is not Mode.HOST and not netns_made
+            and spec.container not in mgr.backend.netns_list()):
         raise FieldError("container", f"namespace {spec.container!r} does not exist")
     for ep in mgr.state.container_endpoints(spec.container):
         if ep.network == spec.network:
@@ -64,18 +95,16 @@ def _validate(mgr: NetworkManager, spec: EndpointSpec) -> NetworkSpec | None:
                                        f"(network {ep.network!r})")
     for port in spec.ports:
         _check_port(mgr, port)
-    if net is not None and spec.dns and not hasattr(mgr.backend, "etc_write"):
-        raise FieldError("dns", f"backend {mgr.backend.name!r} cannot write resolv.conf")
     return net
 
 
-def _check_port(mgr: NetworkManager, port: PortMapping) -> None:
+def _check_port(mgr: Collaborators, port: PortMapping) -> None:
     holder = mgr.state.port_holder(port)
     if holder is not None:
         raise FieldError("ports", f"host port {port} is published by {holder} already")
 
 
-def _claim_ports(mgr: NetworkManager, record: EndpointRecord) -> None:
+def _claim_ports(mgr: Collaborators, record: EndpointRecord) -> None:
     """Check and record the host ports under the world lock: two connects cannot both take
     one port, whatever process they run in."""
     owner = f"{record.network}/{record.container}"
@@ -86,12 +115,12 @@ def _claim_ports(mgr: NetworkManager, record: EndpointRecord) -> None:
             mgr.state.claim_port(port, owner)
 
 
-def _release_ports(mgr: NetworkManager, record: EndpointRecord) -> None:
+def _release_ports(mgr: Collaborators, record: EndpointRecord) -> None:
     with mgr.state.locked():
         mgr.state.release_ports(f"{record.network}/{record.container}", record.ports)
 
 
-def _plan_record(mgr: NetworkManager, spec: EndpointSpec,
+def _plan_record(mgr: Collaborators, spec: EndpointSpec,
                  net: NetworkSpec | None) -> EndpointRecord:
     """The record as far as it is known before anything changes: what a DEL after a crash
     at any later step needs to find and remove (the host-side veth's name, whether loopback
@@ -117,33 +146,39 @@ def _plan_record(mgr: NetworkManager, spec: EndpointSpec,
     return record
 
 
-def connect(mgr: NetworkManager, spec: EndpointSpec) -> EndpointRecord:
-    """Join `spec.container` to its network; all or nothing."""
-    net = _validate(mgr, spec)
+def connect(mgr: Collaborators, plan: Plan, spec: EndpointSpec, *, op: str = "",
+            create_netns: bool = False) -> EndpointRecord:
+    """Join `spec.container` to its network, as steps of `plan` (all or nothing). `op` (the
+    journal entry's id) is written into the record; `create_netns` makes the namespace first."""
     state, backend, cns = mgr.state, mgr.backend, spec.container
+    if create_netns:
+        plan.step("create-netns", lambda: backend.netns_add(cns),
+                  gone_ok(lambda: backend.netns_delete(cns)))
+    net = validate(mgr, spec)
     record = _plan_record(mgr, spec, net)
-    with mgr.plan("connect") as plan:
-        def claim() -> None:
-            if not state.claim_endpoint(record):
-                raise FieldError("container", f"{cns!r} is being connected to "
-                                              f"{spec.network!r} already")
+    if op:
+        record = replace(record, extra={**record.extra, OP_KEY: op})
 
-        plan.step("claim-endpoint", claim, lambda _: state.remove_endpoint(spec.network, cns))
-        if record.ports:
-            plan.step("claim-ports", lambda: _claim_ports(mgr, record),
-                      lambda _: _release_ports(mgr, record))
-        if spec.mode is not Mode.HOST and not record.lo_was_up:
-            plan.step("loopback-up", lambda: backend.link_set_up(cns, "lo"),
-                      gone_ok(lambda: _loopback_down(mgr, cns, record)))
-        if net is None:
-            record = replace(record, active=True)
-            plan.step("record-endpoint", lambda: state.put_endpoint(record))
-            return record
-        record = _connect_bridge(mgr, plan, spec, net, record)
-    return record
+    def claim() -> None:
+        if not state.claim_endpoint(record):
+            raise FieldError("container", f"{cns!r} is being connected to "
+                                          f"{spec.network!r} already")
+
+    plan.step("claim-endpoint", claim, lambda _: state.remove_endpoint(spec.network, cns))
+    if record.ports:
+        plan.step("claim-ports", lambda: _claim_ports(mgr, record),
+                  lambda _: _release_ports(mgr, record))
+    if spec.mode is not Mode.HOST and not record.lo_was_up:
+        plan.step("loopback-up", lambda: backend.link_set_up(cns, "lo"),
+                  gone_ok(lambda: _loopback_down(mgr, cns, record)))
+    if net is None:
+        record = replace(record, active=True)
+        plan.step("record-endpoint", lambda: state.put_endpoint(record))
+        return record
+    return _connect_bridge(mgr, plan, spec, net, record)
 
 
-def _connect_bridge(mgr: NetworkManager, plan: Plan, spec: EndpointSpec, net: NetworkSpec,
+def _connect_bridge(mgr: Collaborators, plan: Plan, spec: EndpointSpec, net: NetworkSpec,
                     record: EndpointRecord) -> EndpointRecord:
     backend, host, cns = mgr.backend, mgr.host_ns, spec.container
     hif, allocator = record.host_ifname, mgr.allocator(net)
@@ -222,7 +257,7 @@ def _connect_bridge(mgr: NetworkManager, plan: Plan, spec: EndpointSpec, net: Ne
     return active
 
 
-def _remove_antispoof(mgr: NetworkManager, record: EndpointRecord) -> None:
+def _remove_antispoof(mgr: Collaborators, record: EndpointRecord) -> None:
     """Delete the endpoint's MAC anti-spoofing rules, in one ebtables-restore. When one of them
     is gone already (a connect killed between the two, a hand edit), that batch fails whole
     (ENOENT) and removes nothing: then each goes alone, a missing one counting as removed."""
@@ -235,7 +270,7 @@ def _remove_antispoof(mgr: NetworkManager, record: EndpointRecord) -> None:
             if_present(lambda: backend.ebtables(host, delete))  # noqa: B023 - called at once
 
 
-def _loopback_down(mgr: NetworkManager, ns: str, record: EndpointRecord) -> None:
+def _loopback_down(mgr: Collaborators, ns: str, record: EndpointRecord) -> None:
     """Loopback as it was: down, and without the 127.0.0.1/8 the kernel gave it when it came
     up (inetdev_event adds it on NETDEV_UP and leaves it on NETDEV_DOWN)."""
     mgr.backend.link_set_up(ns, "lo", False)
@@ -243,7 +278,7 @@ def _loopback_down(mgr: NetworkManager, ns: str, record: EndpointRecord) -> None
         if_present(lambda: mgr.backend.addr_delete(ns, "lo", "127.0.0.1/8"))
 
 
-def _apply_endpoint_rules(mgr: NetworkManager, net: NetworkSpec, record: EndpointRecord,
+def _apply_endpoint_rules(mgr: Collaborators, net: NetworkSpec, record: EndpointRecord,
                           verb: str) -> None:
     """Append or delete one endpoint's rules in one iptables-restore. A delete that finds a
     rule missing (a crash, a hand edit) falls back to re-rendering every chain from the
@@ -256,23 +291,27 @@ def _apply_endpoint_rules(mgr: NetworkManager, net: NetworkSpec, record: Endpoin
     except BackendError:
         if verb != "-D":
             raise
-        mgr.sync_rules(skip_endpoint=record.key)
+        mgr.rerender_without(record.key)
 
 
-def _restore_file(mgr: NetworkManager, ns: str, name: str, previous: str | None) -> None:
+def _restore_file(mgr: Collaborators, ns: str, name: str, previous: str | None) -> None:
     if previous is None:
         if_present(lambda: mgr.backend.etc_delete(ns, name))
     else:
         if_present(lambda: mgr.backend.etc_write(ns, name, previous))
 
 
-def disconnect(mgr: NetworkManager, network: str, container: str) -> bool:
+def disconnect(mgr: Collaborators, network: str, container: str, *,
+               delete_netns: bool = False) -> bool:
     """Undo a connect; False when no record existed. Idempotent: what is already gone (the
-    container's namespace, and with it the veth) counts as removed; what remains is removed."""
+    container's namespace, and with it the veth) counts as removed; what remains is removed.
+    `delete_netns` then deletes the container's namespace (when it exists)."""
     state, backend, host = mgr.state, mgr.backend, mgr.host_ns
     record = state.endpoint(network, container)
     net = state.network(network)
     if record is None and net is None:
+        if delete_netns:
+            _delete_netns(mgr, container)
         return False
     if record is None:
         # No record, but a crash may have left a link or an address behind: look for both.
@@ -292,7 +331,7 @@ def disconnect(mgr: NetworkManager, network: str, container: str) -> bool:
             with state.locked():
                 state.put_endpoint(replace(record, active=False))
                 if net is None or not record.ip:
-                    mgr.sync_rules(skip_endpoint=record.key)
+                    mgr.rerender_without(record.key)
                 else:
                     _apply_endpoint_rules(mgr, net, replace(record, active=True), "-D")
 
@@ -313,5 +352,12 @@ def disconnect(mgr: NetworkManager, network: str, container: str) -> bool:
     job.join()  # the record goes last: a retry after a failure needs what it says
     if not job.errors:
         job.step("forget-endpoint", lambda: state.remove_endpoint(network, container))
+        if delete_netns:
+            job.step("delete-netns", lambda: _delete_netns(mgr, container))
     job.finish()
     return True
+
+
+def _delete_netns(mgr: Collaborators, ns: str) -> None:
+    if ns in mgr.backend.netns_list():
+        mgr.backend.netns_delete(ns)

@@ -5,6 +5,12 @@ iptables chains equal to what the state says (`rules.py`), the host sysctls a br
 needs, and the IPAM pools; connecting containers is `endpoint.py`'s. Every change is a `Plan`
 (undone on failure) or a `Cleanup` (idempotent), and the state directory makes a second
 process, or a second CLI invocation, see what the first one made.
+
+Every operation writes its intent in the journal (`ctrnet.journal`) before it acts and removes
+it when its outcome is in the state (and, for a world kept on disk, in the world: the
+backend's `checkpoint`). Every operation and query first recovers the operations whose
+process died: a dead connect or network create is undone, a dead disconnect, network rm or
+gc is finished. docs/state.md tells the whole story.
 """
 
 from __future__ import annotations
@@ -19,10 +25,19 @@ from pathlib import Path
 from ctrnet import endpoint as _endpoint
 from ctrnet import names
 from ctrnet.backend import Backend
-from ctrnet.errors import InvalidConfig, NotFound
+from ctrnet.endpoint import OP_KEY, Collaborators
+from ctrnet.errors import CtrnetError, InvalidConfig, NotFound
 from ctrnet.ipam import Allocator
 from ctrnet.ipam_store import FileStore
-from ctrnet.network import EndpointRecord, EndpointSpec, FieldError, Mode, NetworkSpec
+from ctrnet.journal import Entry, Journal
+from ctrnet.network import (
+    EndpointRecord,
+    EndpointSpec,
+    FieldError,
+    Mode,
+    NetworkSpec,
+    host_ifname,
+)
 from ctrnet.plan import Cleanup, FaultHook, Plan, TraceHook, gone_ok, if_present
 from ctrnet.rules import (
     JUMPS,
@@ -34,7 +49,11 @@ from ctrnet.rules import (
 )
 from ctrnet.state import StateStore
 
-__all__ = ["HOST_SYSCTLS", "NetworkManager"]
+__all__ = ["HOST_SYSCTLS", "MILESTONES", "NetworkManager"]
+
+#: The points of every operation outside its plan's steps, in order: its journal entry is
+#: written; the world is made durable (`Backend.checkpoint`); the entry is about to go.
+MILESTONES = ("intent-written", "checkpoint", "outcome")
 
 #: What a bridge network needs in the host namespace, and why:
 #: ip_forward routes the containers' packets to the uplink (and back);
@@ -67,6 +86,8 @@ class NetworkManager:
     ) -> None:
         self.backend = backend
         self.state = StateStore(state_dir, fsync=fsync)
+        self.journal = Journal(self.state.root, fsync=fsync)
+        self._recovering = False
         self.fault = fault  # tests: fail a step by name (`plan.fail_at`)
         self.trace = trace  # progress / step discovery
         self._fsync = fsync
@@ -85,8 +106,21 @@ class NetworkManager:
     def plan(self, operation: str) -> Plan:
         return Plan(operation, fault=self.fault, trace=self.trace, executor=self._pool())
 
+    def _milestone(self, operation: str, step: str) -> None:
+        """A point of an operation outside its plan (`MILESTONES`): the fault hook sees it, so
+        crash tests kill the process there; it is no step to undo, so the trace does not."""
+        if self.fault is not None:
+            self.fault(operation, step)
+
+    def _collaborators(self) -> Collaborators:
+        return Collaborators(backend=self.backend, state=self.state, allocator=self.allocator,
+                             cleanup=self.cleanup,
+                             rerender_without=lambda key: self.sync_rules(skip_endpoint=key))
+
     def _pool(self) -> ThreadPoolExecutor | None:
-        if not self._concurrent:
+        # A thread holding the world lock runs every step itself: a step that takes the lock
+        # on a pool thread would wait for it forever.
+        if not self._concurrent or self.state.held():
             return None
         # A forked child inherits the pool object but none of its threads: make its own.
         if self._executor is None or self._executor_pid != os.getpid():
@@ -97,18 +131,108 @@ class NetworkManager:
     def cleanup(self, operation: str) -> Cleanup:
         return Cleanup(operation, fault=self.fault, trace=self.trace, executor=self._pool())
 
+    # -- the journal -------------------------------------------------------------------------
+    def _begin(self, op: str, **args: object) -> Entry:
+        entry = self.journal.begin(op, **args)
+        try:
+            self._milestone(op, "intent-written")
+        except BaseException:
+            self.journal.finish(entry)
+            raise
+        return entry
+
+    def _end(self, entry: Entry, *, clean: bool = True) -> None:
+        """The operation is over: make the world durable, then drop its entry (or, after an
+        undo that failed, leave it to the next command's recovery)."""
+        try:
+            self._milestone(entry.op, "checkpoint")
+            self.backend.checkpoint()
+            self._milestone(entry.op, "outcome")
+        except BaseException:
+            self.journal.release(entry)
+            raise
+        if clean:
+            self.journal.finish(entry)
+        else:
+            self.journal.release(entry)
+
+    def recover(self) -> list[str]:
+        """Complete or undo the operations whose process died (SIGKILL, a crash): their
+        journal entries are unlocked. Returns the ids handled. Every operation and query
+        calls this first; it costs one directory read when there is nothing to do."""
+        if self._recovering or not self.journal.pending() or not self.journal.any_dead():
+            return []
+        handled = []
+        with self.state.locked():
+            self._recovering = True
+            try:
+                for entry in self.journal.dead():
+                    try:
+                        self._recover(entry)
+                    except BaseException as exc:
+                        self.journal.release(entry)
+                        if isinstance(exc, CtrnetError):
+                            exc.add_note(f"ctrnet: while recovering the interrupted "
+                                         f"{entry.op} ({entry.path}); run the command again "
+                                         "to retry")
+                        raise
+                    self.backend.checkpoint()
+                    self.journal.finish(entry)
+                    handled.append(entry.id)
+                self.state.sweep_temporaries()
+            finally:
+                self._recovering = False
+        return handled
+
+    def _recover(self, entry: Entry) -> None:
+        args = entry.args
+        if entry.op == "connect":
+            network, container = str(args["network"]), str(args["container"])
+            record = self.state.endpoint(network, container)
+            if record is not None and record.extra.get(OP_KEY) == entry.id:
+                _endpoint.disconnect(self._collaborators(), network, container)
+            if args.get("create_netns") and self._netns_unused(container):
+                if_present(lambda: self.backend.netns_delete(container))
+        elif entry.op == "disconnect":
+            network, container = str(args["network"]), str(args["container"])
+            record = self.state.endpoint(network, container)
+            if record is None or record.extra.get(OP_KEY) == args.get("target"):
+                _endpoint.disconnect(self._collaborators(), network, container)
+            if args.get("delete_netns") and self._netns_unused(container):
+                if_present(lambda: self.backend.netns_delete(container))
+        elif entry.op == "network-create":
+            if self.state.network(str(args["name"])) is not None:
+                self._delete_network(str(args["name"]))
+        elif entry.op == "network-rm":
+            if self.state.network(str(args["name"])) is not None:
+                self._delete_network(str(args["name"]))
+        elif entry.op == "gc":
+            self._gc()
+
+    def _netns_unused(self, container: str) -> bool:
+        """Whether a namespace an interrupted operation made (or was removing) exists and
+        nothing else uses it: no record, no live operation names it."""
+        if container not in self.backend.netns_list():
+            return False
+        if self.state.container_endpoints(container):
+            return False
+        return not any(e.get("container") == container for e in self.journal.live())
+
     # -- queries ---------------------------------------------------------------------------
     def networks(self) -> list[NetworkSpec]:
+        self.recover()
         return self.state.networks()
 
     def network(self, name: str) -> NetworkSpec:
         names.network(name)
+        self.recover()
         spec = self.state.network(name)
         if spec is None:
             raise NotFound(f"network {name!r} does not exist")
         return spec
 
     def endpoints(self, network: str | None = None) -> list[EndpointRecord]:
+        self.recover()
         return self.state.endpoints(network)
 
     def allocator(self, net: NetworkSpec) -> Allocator:
@@ -214,25 +338,38 @@ class NetworkManager:
     def create_network(self, spec: NetworkSpec) -> NetworkSpec:
         """Make the bridge, its gateway address, the pool and the rules; all or nothing."""
         backend, host = self.backend, self.host_ns
-        with self.state.locked(), self.plan("create") as plan:
+        self.recover()
+        with self.state.locked():
             self._validate_network(spec)
             if any(link.name == spec.bridge for link in backend.link_list(host)):
                 raise FieldError("bridge", f"a link named {spec.bridge!r} exists in the host")
-            plan.step("record-network", lambda: self.state.put_network(spec),
-                      lambda _: self.state.remove_network(spec.name))
-            plan.step("ipam-pool", lambda: self.allocator(spec),
-                      lambda _: self._drop_allocator(spec.name))
-            plan.step("create-bridge", lambda: backend.bridge_add(host, spec.bridge),
-                      gone_ok(lambda: backend.link_delete(host, spec.bridge)))
-            plan.step("bridge-mtu", lambda: backend.link_set_mtu(host, spec.bridge, spec.mtu))
-            plan.step("gateway-address", lambda: backend.addr_add(
-                host, spec.bridge, f"{spec.gateway}/{spec.prefixlen}"))
-            plan.step("bridge-up", lambda: backend.link_set_up(host, spec.bridge))
-            plan.step("host-sysctls", self._set_host_sysctls,
-                      lambda _: self._restore_host_sysctls_without(spec.name))
-            plan.step("iptables", lambda: self.sync_rules(check=True),
-                      lambda _: self.sync_rules(skip_network=spec.name))
+            entry = self._begin("network-create", name=spec.name)
+            plan = self.plan("create")
+            try:
+                with plan:
+                    self._create_steps(plan, spec)
+            except BaseException:
+                self._end(entry, clean=plan.clean)
+                raise
+            self._end(entry)
         return spec
+
+    def _create_steps(self, plan: Plan, spec: NetworkSpec) -> None:
+        backend, host = self.backend, self.host_ns
+        plan.step("record-network", lambda: self.state.put_network(spec),
+                  lambda _: self.state.remove_network(spec.name))
+        plan.step("ipam-pool", lambda: self.allocator(spec),
+                  lambda _: self._drop_allocator(spec.name))
+        plan.step("create-bridge", lambda: backend.bridge_add(host, spec.bridge),
+                  gone_ok(lambda: backend.link_delete(host, spec.bridge)))
+        plan.step("bridge-mtu", lambda: backend.link_set_mtu(host, spec.bridge, spec.mtu))
+        plan.step("gateway-address", lambda: backend.addr_add(
+            host, spec.bridge, f"{spec.gateway}/{spec.prefixlen}"))
+        plan.step("bridge-up", lambda: backend.link_set_up(host, spec.bridge))
+        plan.step("host-sysctls", self._set_host_sysctls,
+                  lambda _: self._restore_host_sysctls_without(spec.name))
+        plan.step("iptables", lambda: self.sync_rules(check=True),
+                  lambda _: self.sync_rules(skip_network=spec.name))
 
     def _restore_host_sysctls_without(self, name: str) -> None:
         if not [n for n in self.state.networks() if n.name != name]:
@@ -242,60 +379,127 @@ class NetworkManager:
         """Remove a network; False when there was nothing to remove. Idempotent. Refuses while
         containers are connected, unless `force` disconnects them first."""
         names.network(name)
-        spec = self.state.network(name)
-        if spec is None:
-            return False
-        endpoints = self.state.endpoints(name)
-        if endpoints and not force:
-            held = ", ".join(e.container for e in endpoints)
-            raise InvalidConfig(f"network {name!r} has connected containers: {held}")
-        for ep in endpoints:
-            self.disconnect(name, ep.container)
-        backend, host = self.backend, self.host_ns
+        self.recover()
         with self.state.locked():
-            job = self.cleanup("delete")
-            job.step("iptables", lambda: self.sync_rules(skip_network=name))
-            job.step("delete-bridge", lambda: backend.link_delete(host, spec.bridge))
-            job.step("ipam-pool", lambda: self._drop_allocator(name))
-            job.step("forget-network", lambda: self.state.remove_network(name))
-            job.step("host-sysctls", self._restore_host_sysctls)
-            job.finish()
+            if self.state.network(name) is None:
+                return False
+            endpoints = self.state.endpoints(name)
+            if endpoints and not force:
+                held = ", ".join(e.container for e in endpoints)
+                raise InvalidConfig(f"network {name!r} has connected containers: {held}")
+            busy = [e for e in self.journal.live() if e.get("network") == name]
+            if busy:
+                raise InvalidConfig(f"network {name!r} is in use by a {busy[0]['op']} under "
+                                    "way: try again when it is over")
+            entry = self._begin("network-rm", name=name)
+            try:
+                self._delete_network(name)
+            except BaseException:
+                self._end(entry, clean=False)
+                raise
+            self._end(entry)
         return True
 
-    # -- endpoints (endpoint.py does the work) -------------------------------------------------
-    def connect(self, spec: EndpointSpec) -> EndpointRecord:
-        return _endpoint.connect(self, spec)
+    def _delete_network(self, name: str) -> None:
+        """Disconnect what remains, then remove the network. Caller holds the world lock."""
+        spec = self.state.network(name)
+        if spec is None:
+            return
+        for ep in self.state.endpoints(name):
+            _endpoint.disconnect(self._collaborators(), name, ep.container)
+        backend, host = self.backend, self.host_ns
+        job = self.cleanup("delete")
+        job.step("iptables", lambda: self.sync_rules(skip_network=name))
+        job.step("delete-bridge", lambda: backend.link_delete(host, spec.bridge))
+        job.step("ipam-pool", lambda: self._drop_allocator(name))
+        job.step("forget-network", lambda: self.state.remove_network(name))
+        job.step("host-sysctls", self._restore_host_sysctls)
+        job.finish()
 
-    def disconnect(self, network: str, container: str) -> bool:
+    # -- endpoints (endpoint.py does the work) -------------------------------------------------
+    def connect(self, spec: EndpointSpec, *, create_netns: bool = False) -> EndpointRecord:
+        """Connect a container; with `create_netns`, make its namespace first when there is
+        none (a step of the transaction: undone with the rest)."""
+        self.recover()
+        ctx = self._collaborators()
+        with self.state.locked():
+            create = (create_netns and spec.mode is not Mode.HOST
+                      and spec.container not in self.backend.netns_list())
+            _endpoint.validate(ctx, spec, netns_made=create)
+            entry = self._begin("connect", network=spec.network, container=spec.container,
+                                create_netns=create)
+        plan = self.plan("connect")
+        try:
+            with plan:
+                record = _endpoint.connect(ctx, plan, spec, op=entry.id, create_netns=create)
+        except BaseException:
+            self._end(entry, clean=plan.clean)
+            raise
+        self._end(entry)
+        return record
+
+    def disconnect(self, network: str, container: str, *, delete_netns: bool = False) -> bool:
+        """Disconnect a container (idempotent); with `delete_netns`, then delete its
+        namespace. False when it was not connected."""
         names.endpoint(network, container)
-        return _endpoint.disconnect(self, network, container)
+        self.recover()
+        with self.state.locked():
+            record = self.state.endpoint(network, container)
+            entry = self._begin("disconnect", network=network, container=container,
+                                delete_netns=delete_netns,
+                                target=record.extra.get(OP_KEY) if record else None)
+        try:
+            done = _endpoint.disconnect(self._collaborators(), network, container,
+                                        delete_netns=delete_netns)
+        except BaseException:
+            self._end(entry, clean=False)
+            raise
+        self._end(entry)
+        return done
 
     # -- garbage collection --------------------------------------------------------------------
     def gc(self) -> list[EndpointRecord]:
         """Disconnect endpoints whose container namespace is gone (their links went with it;
         their rules, allocations and records remain), then remove orphans: host-side veths
         and IPAM reservations no record accounts for. Returns the endpoints collected."""
+        self.recover()
+        with self.state.locked():
+            entry = self._begin("gc")
+            try:
+                gone = self._gc()
+            except BaseException:
+                self._end(entry, clean=False)
+                raise
+            self._end(entry)
+        return gone
+
+    def _gc(self) -> list[EndpointRecord]:
+        """gc's work, under the world lock: nothing can start meanwhile, and what the
+        operations under way hold (their journal entries name it) is left alone."""
+        live = {(str(e.get("network")), str(e.get("container")))
+                for e in self.journal.live() if e.get("op") in ("connect", "disconnect")}
         alive = set(self.backend.netns_list())
         gone = [e for e in self.state.endpoints()
-                if e.mode is not Mode.HOST and e.container not in alive]
+                if e.mode is not Mode.HOST and e.container not in alive and e.key not in live]
+        ctx = self._collaborators()
         for ep in gone:
-            self.disconnect(ep.network, ep.container)
-        with self.state.locked():
-            records = self.state.endpoints()
-            known = {e.host_ifname for e in records if e.host_ifname}
-            orphans = [link.name for link in self.backend.link_list(self.host_ns)
-                       if _is_ours(link.name) and link.name not in known]
-            for name in orphans:
-                if_present(partial(self.backend.link_delete, self.host_ns, name))
-            owners = {(e.network, e.container) for e in records}
-            self.state.release_all_ports({f"{net}/{ctr}" for net, ctr in owners})
-            for net in self.state.networks():
-                allocator = self.allocator(net)
-                for _address, owner in allocator.allocations().items():
-                    if (net.name, owner) not in owners:
-                        allocator.release(owner)
-            if self.state.networks():
-                self.sync_rules(check=True)
+            _endpoint.disconnect(ctx, ep.network, ep.container)
+        records = self.state.endpoints()
+        owners = {(e.network, e.container) for e in records} | live
+        known = {e.host_ifname for e in records if e.host_ifname}
+        known |= {host_ifname(net, ctr) for net, ctr in live}
+        orphans = [link.name for link in self.backend.link_list(self.host_ns)
+                   if _is_ours(link.name) and link.name not in known]
+        for name in orphans:
+            if_present(partial(self.backend.link_delete, self.host_ns, name))
+        self.state.release_all_ports({f"{net}/{ctr}" for net, ctr in owners})
+        for net in self.state.networks():
+            allocator = self.allocator(net)
+            for _address, owner in allocator.allocations().items():
+                if (net.name, owner) not in owners:
+                    allocator.release(owner)
+        if self.state.networks():
+            self.sync_rules(check=True)
         return gone
 
     def state_files(self) -> list[str]:

@@ -10,6 +10,8 @@ first real failure is raised at the end so that a retry finishes the job.
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from types import TracebackType
@@ -17,8 +19,8 @@ from typing import TypeVar
 
 from ctrnet.errors import BackendError, CtrnetError, NotFound
 
-__all__ = ["Cleanup", "FaultHook", "InjectedFault", "Plan", "TraceHook", "fail_at", "gone_ok",
-           "if_present"]
+__all__ = ["CRASH_ENV", "Cleanup", "FaultHook", "InjectedFault", "Plan", "TraceHook",
+           "crash_hook_from_env", "fail_at", "gone_ok", "if_present"]
 
 T = TypeVar("T")
 
@@ -42,6 +44,25 @@ def fail_at(step: str, operation: str | None = None) -> FaultHook:
     return hook
 
 
+#: "OPERATION:STEP": the process SIGKILLs itself when that step is about to run (crash tests:
+#: a kill leaves what a power cut or the OOM killer would, with no unwinding at all).
+CRASH_ENV = "CTRNET_CRASH_AT"
+
+
+def crash_hook_from_env() -> FaultHook | None:
+    """A fault hook that kills this process at the step $CTRNET_CRASH_AT names, or None."""
+    target = os.environ.get(CRASH_ENV, "")
+    operation, _, step = target.partition(":")
+    if not step:
+        return None
+
+    def hook(op: str, name: str) -> None:
+        if op == operation and name == step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return hook
+
+
 class Plan:
     """One transactional operation. Use as a context manager; run steps with `step`."""
 
@@ -58,6 +79,8 @@ class Plan:
         self.trace = trace
         self.executor = executor
         self.done: list[str] = []
+        #: False once an undo failed: something of the plan may remain.
+        self.clean = True
         self._undo: list[tuple[str, Callable[[], object]]] = []
         self._pending: list[tuple[str, Future[object], Callable[[object], object] | None]] = []
 
@@ -132,6 +155,7 @@ class Plan:
             try:
                 action()
             except Exception as err:  # noqa: BLE001 - keep undoing; report it on the cause
+                self.clean = False
                 failure.add_note(f"ctrnet: undo of step {name!r} failed too: {err}")
         if exc is None:
             raise failure
