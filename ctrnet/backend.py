@@ -107,6 +107,12 @@ class Backend(abc.ABC):
     def close(self) -> None:
         """Remove every namespace (and so every object) this world made. Idempotent."""
 
+    def checkpoint(self) -> None:
+        """Make the world as it is now durable, for a world kept between processes whose
+        state is not the kernel's own (the simulator's, saved in its state directory).
+        The network manager calls it before an operation's journal entry is dropped. A
+        kernel world is durable as it goes: nothing to do."""
+
     def __enter__(self) -> Backend:
         return self
 
