@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ctrnet.backend import REGISTRY, Backend, open_backend
+from ctrnet.backend import Backend
+from ctrnet.registry import REGISTRY, open_backend
 
 from .hostcheck import root_namespace_unchanged  # noqa: F401  (autouse)
 

@@ -5,7 +5,8 @@ acts. `open_backend("sim")` gives a simulated world, `open_backend("kernel")` a 
 throw-away namespaces.
 """
 
-from ctrnet.backend import HOST_NS, Backend, open_backend
+from ctrnet.backend import HOST_NS, Backend
+from ctrnet.registry import open_backend
 
 __all__ = ["HOST_NS", "Backend", "open_backend"]
 __version__ = "0.1.0"

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import abc
 import errno
-import importlib
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
 
-from ctrnet.errors import InvalidConfig, NotFound, from_errno
+from ctrnet.errors import NotFound, from_errno
 from ctrnet.types import (
     Address,
+    CaptureRecord,
     ConnectResult,
     ConntrackEntry,
     Endpoint,
     FdbEntry,
     Link,
     Neighbour,
+    PacketTrace,
     PingResult,
     Proto,
     Qdisc,
@@ -31,11 +31,19 @@ from ctrnet.types import (
     TransferResult,
 )
 
-if TYPE_CHECKING:
-    from ctrnet.troubleshoot.trace import PacketTrace
-
 #: Name of the namespace containers are attached from, in every world.
 HOST_NS = "host"
+
+# Capabilities that change how callers use a backend (the others name tools and features a
+# test may need: "iptables", "ebtables", "capture", "trace", "virtual-clock", ...).
+#: Calls may come from several threads at once (the core then overlaps rule and link steps).
+THREAD_SAFE = "thread-safe"
+#: Its namespaces are the machine's: a process started with `nsenter --net=PATH`, PATH from
+#: `Backend.netns_path`, runs inside one (the grader runs CNI plugins that way).
+LAUNCH_IN_NAMESPACE = "launch-in-namespace"
+#: The simulated command line can serve this world to processes: its shims (`ip`,
+#: `iptables`, `nsenter`, ...) act on it (`ctrnet.backends.sim.cmdline`).
+SIMULATED_COMMAND_LINE = "simulated-command-line"
 
 
 class Listener(abc.ABC):
@@ -71,6 +79,11 @@ class Capture(abc.ABC):
 
     ns: str
     ifname: str
+
+    @property
+    @abc.abstractmethod
+    def records(self) -> list[CaptureRecord]:
+        """The frames captured so far (a running capture keeps adding to them)."""
 
     @abc.abstractmethod
     def stop(self) -> bytes:
@@ -142,6 +155,13 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def netns_list(self) -> list[str]:
         """Namespaces made with `netns_add`, sorted; the host namespace is not listed."""
+
+    @abc.abstractmethod
+    def netns_path(self, ns: str) -> str:
+        """The path a process of this world names namespace `ns` by, under /run/netns (what a
+        CNI runtime passes as CNI_NETNS, `nsenter --net=` takes and `ip netns exec` opens):
+        on the kernel the namespace's nsfs file, on the simulator the name its command line
+        resolves. The host namespace has one too. ENOENT if there is no such namespace."""
 
     # -- links ---------------------------------------------------------------------------
     @abc.abstractmethod
@@ -423,25 +443,3 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def now(self) -> float:
         """Seconds on this backend's clock (monotonic)."""
-
-
-#: Backend name -> "module:Class", imported lazily so the simulator needs no pyroute2.
-REGISTRY: dict[str, str] = {
-    "sim": "ctrnet.backends.sim:open_world",
-    "kernel": "ctrnet.backends.kernel:KernelBackend",
-}
-
-
-def open_backend(name: str, **options: Any) -> Backend:
-    """A world on the backend called `name` ("sim" or "kernel"): a fresh throw-away one, or,
-    with `state_dir=DIR`, the one kept there between processes (the simulator saves its world
-    in DIR when closed; the kernel's namespaces outlive the process)."""
-    try:
-        target = REGISTRY[name]
-    except KeyError:
-        choices = ", ".join(REGISTRY)
-        raise InvalidConfig(f"unknown backend {name!r}; choose one of {choices}") from None
-    module_name, _, class_name = target.partition(":")
-    factory = getattr(importlib.import_module(module_name), class_name)
-    backend: Backend = factory(**options)
-    return backend

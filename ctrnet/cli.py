@@ -11,15 +11,18 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn, cast
 
-from ctrnet import __version__, cli_network
-from ctrnet.backend import REGISTRY, open_backend
+import pytest
+
+from ctrnet import __version__, cli_network, cli_troubleshoot
 from ctrnet.errors import CtrnetError
+from ctrnet.grade import command as grade_command
+from ctrnet.registry import REGISTRY, open_backend, run_sim_command, run_sim_shell
 
 
 def _cmd_backends(args: argparse.Namespace) -> int:
     """List the backends and what each can do here."""
-    for name in REGISTRY:
-        if name == "kernel" and os.geteuid() != 0:
+    for name, entry in REGISTRY.items():
+        if entry.needs_root and os.geteuid() != 0:
             print(f"{name:8} needs root")
             continue
         with open_backend(name) as world:
@@ -29,8 +32,6 @@ def _cmd_backends(args: argparse.Namespace) -> int:
 
 def _cmd_conformance(args: argparse.Namespace) -> int:
     """Run the conformance suite shipped in the package against one backend."""
-    import pytest
-
     argv = ["--pyargs", "ctrnet.conformance", "--backend", args.backend, *args.pytest_args]
     return int(pytest.main(argv))
 
@@ -44,19 +45,12 @@ def _cmd_sim_exec(args: argparse.Namespace) -> int:
         print("ctrnet sim exec: no command given (ctrnet sim exec -- CMD [ARGS...])",
               file=sys.stderr)
         return 2
-    import importlib  # by name, as REGISTRY imports backends: the core does not depend on them
-
-    status: int = importlib.import_module("ctrnet.backends.sim.cmdline").run_command(
-        argv, args.state)
-    return status
+    return run_sim_command(argv, args.state)
 
 
 def _cmd_sim_shell(args: argparse.Namespace) -> int:
     """An interactive shell in the simulator."""
-    import importlib
-
-    status: int = importlib.import_module("ctrnet.backends.sim.cmdline").run_shell(args.state)
-    return status
+    return run_sim_shell(args.state)
 
 
 def _add_sim_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -76,17 +70,13 @@ def _add_sim_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def _add_grade_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`ctrnet grade`: an implementation against the guide's six-item checklist."""
-    from ctrnet.grade import command
-
     p = sub.add_parser("grade", help="grade ctrnet or a CNI plugin against the checklist")
-    command.add_arguments(p)
-    p.set_defaults(func=command.run)
+    grade_command.add_arguments(p)
+    p.set_defaults(func=grade_command.run)
 
 
 def _add_troubleshoot_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`ctrnet capture|trace|doctor|topology`: see `ctrnet.cli_troubleshoot`."""
-    from ctrnet import cli_troubleshoot
-
     cli_troubleshoot.add_commands(sub)
 
 

@@ -20,10 +20,11 @@ from decimal import Decimal
 from typing import Any
 
 from ctrnet import names
-from ctrnet.backend import REGISTRY, Backend, open_backend
+from ctrnet.backend import THREAD_SAFE, Backend
 from ctrnet.errors import InvalidConfig
 from ctrnet.manager import NetworkManager
 from ctrnet.network import EndpointRecord, EndpointSpec, NetworkSpec, PortMapping
+from ctrnet.registry import REGISTRY, open_backend
 from ctrnet.state import default_state_dir
 
 __all__ = ["add_commands", "injected", "open_world", "parse_rate"]
@@ -103,9 +104,9 @@ def _progress(args: argparse.Namespace) -> Callable[[str, str], None] | None:
 
 
 def _manager(args: argparse.Namespace, backend: Backend) -> NetworkManager:
-    # The kernel backend's calls may come from two threads: rule tools overlap link steps.
+    # A thread-safe backend's calls may come from two threads: rule tools overlap link steps.
     return NetworkManager(backend, args.state_dir, trace=_progress(args),
-                          concurrent_tools=backend.name == "kernel")
+                          concurrent_tools=THREAD_SAFE in backend.capabilities)
 
 
 def _table(rows: list[list[str]], header: list[str]) -> None:

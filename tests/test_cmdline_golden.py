@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from ctrnet.backend import Backend, open_backend
+from ctrnet.backend import Backend
 from ctrnet.cmdline import Context, dispatch
+from ctrnet.registry import open_backend
 
 DATA = Path(__file__).parent / "data" / "cmdline"
 

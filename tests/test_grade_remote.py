@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from ctrnet.backend import Backend, open_backend
+from ctrnet.backend import Backend
 from ctrnet.errors import AlreadyExists
 from ctrnet.grade.remote import SOCKET_ENV, BackendServer, RemoteBackend
+from ctrnet.registry import open_backend
 
 
 @pytest.fixture

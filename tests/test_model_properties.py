@@ -9,15 +9,15 @@ import tempfile
 from typing import Any
 
 import pytest
-from ctrnet.conformance.implementation.observe import snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ctrnet.backend import open_backend
+from ctrnet.conformance.implementation.observe import snapshot
 from ctrnet.errors import CtrnetError
 from ctrnet.manager import NetworkManager
 from ctrnet.network import EndpointSpec, NetworkSpec, PortMapping
 from ctrnet.plan import fail_at
+from ctrnet.registry import open_backend
 
 NETWORKS = ("n1", "n2", "n3")
 SUBNETS = ("10.80.0.0/24", "10.80.1.0/24", "10.80.0.0/16", "10.80.1.0/30", "10.80.2.0/29")

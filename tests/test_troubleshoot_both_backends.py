@@ -8,6 +8,8 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
+
+from ctrnet.backend import Backend
 from ctrnet.conformance.backend.topology import (
     HOST_WAN_IP,
     SUBNET,
@@ -16,8 +18,7 @@ from ctrnet.conformance.backend.topology import (
     NatTopology,
     nat_topology,
 )
-
-from ctrnet.backend import Backend, open_backend
+from ctrnet.registry import open_backend
 from ctrnet.troubleshoot import pcap, tcpdump_format
 from ctrnet.troubleshoot.trace import ChainVerdict
 from ctrnet.troubleshoot.wire import decode

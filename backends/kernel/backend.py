@@ -17,7 +17,7 @@ import time
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from ctrnet.backend import HOST_NS, Backend
+from ctrnet.backend import HOST_NS, LAUNCH_IN_NAMESPACE, THREAD_SAFE, Backend
 from ctrnet.errors import NotFound, from_errno
 from ctrnet.types import Address, FdbEntry, Link, Neighbour, PingResult, Route, RouteDecision
 
@@ -74,7 +74,9 @@ class KernelBackend(NetfilterMixin, EtcFilesMixin, CaptureMixin, TraceMixin, Bac
     """A world of real network namespaces. `ipv6=True` keeps IPv6 enabled in them."""
 
     name = "kernel"
-    capabilities = probe.host_capabilities()
+    # THREAD_SAFE: the netfilter, ebtables and tc calls (tool processes; see netfilter.py) may
+    # run on another thread beside the netlink calls, which is what the core overlaps.
+    capabilities = probe.host_capabilities() | {THREAD_SAFE, LAUNCH_IN_NAMESPACE}
 
     def __init__(self, *, ipv6: bool = False, state_dir: str | None = None) -> None:
         """A throw-away world, removed by `close()`; or, with `state_dir`, a persistent world
@@ -114,6 +116,9 @@ class KernelBackend(NetfilterMixin, EtcFilesMixin, CaptureMixin, TraceMixin, Bac
     def real_netns(self, ns: str) -> str:
         """The /run/netns name of logical namespace `ns` (for `ip netns exec`, testinfra)."""
         return self._space(ns).real
+
+    def netns_path(self, ns: str) -> str:
+        return f"/run/netns/{self.real_netns(ns)}"
 
     def close(self) -> None:
         if self._closed:

@@ -33,7 +33,7 @@ from ctrnet.backends.sim.sysctl import sysctl_get, sysctl_set
 from ctrnet.backends.sim.trace import TraceOps
 from ctrnet.backends.sim.world import Namespace, World
 
-from ctrnet.backend import HOST_NS, Backend
+from ctrnet.backend import HOST_NS, SIMULATED_COMMAND_LINE, Backend
 from ctrnet.errors import from_errno
 from ctrnet.types import (
     Address,
@@ -83,7 +83,7 @@ class SimBackend(NetfilterOps, EtcFilesOps, CaptureOps, TraceOps, Backend):
 
     name = "sim"
     capabilities = frozenset({"virtual-clock", "live-rename", "ping", "iptables", "ebtables",
-                              "tc", "conntrack", "capture", "trace"})
+                              "tc", "conntrack", "capture", "trace", SIMULATED_COMMAND_LINE})
 
     def __init__(self, seed: int = 0) -> None:
         self.world = World(seed)
@@ -128,6 +128,10 @@ class SimBackend(NetfilterOps, EtcFilesOps, CaptureOps, TraceOps, Backend):
 
     def netns_list(self) -> list[str]:
         return sorted(n for n in self.world.namespaces if n != HOST_NS)
+
+    def netns_path(self, ns: str) -> str:
+        self._ns(ns)  # ENOENT for a namespace the world does not have
+        return f"/var/run/netns/{ns}"  # what the simulated `nsenter` and `ip netns` resolve
 
     # -- links ---------------------------------------------------------------------------------
     def veth_add(self, ns: str, name: str, peer: str, peer_ns: str | None = None, *,

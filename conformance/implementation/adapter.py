@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ctrnet.backend import Backend
+from ctrnet.backend import THREAD_SAFE, Backend
 from ctrnet.manager import NetworkManager
 from ctrnet.network import EndpointSpec, NetworkSpec, PortMapping
 from ctrnet.plan import fail_at
@@ -107,9 +107,9 @@ class ReferenceImplementation(Implementation):
     def __init__(self, backend: Backend, workdir: str) -> None:
         super().__init__(backend, workdir)
         self.state_dir = os.path.join(workdir, "state")
-        # Rule steps overlap link steps on the kernel (its calls may come from two threads).
+        # Rule steps overlap link steps on a backend whose calls may come from two threads.
         self.manager = NetworkManager(backend, self.state_dir,
-                                      concurrent_tools=backend.name == "kernel")
+                                      concurrent_tools=THREAD_SAFE in backend.capabilities)
 
     def setup(self, config: dict[str, Any]) -> None:
         dns = config.get("dns", {}).get("nameservers", [])

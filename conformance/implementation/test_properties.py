@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ctrnet.backend import Backend, open_backend
+from ctrnet.backend import Backend
+from ctrnet.registry import open_backend
 
 from .adapter import Implementation
 from .expect import world_diff

@@ -8,9 +8,9 @@ import argparse
 import os
 import sys
 
-from ctrnet.backend import REGISTRY
 from ctrnet.grade.report import LANGS, Format, render
 from ctrnet.grade.runner import Request, grade
+from ctrnet.registry import REGISTRY
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

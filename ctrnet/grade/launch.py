@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ctrnet.backend import Backend
+from ctrnet.backend import LAUNCH_IN_NAMESPACE, SIMULATED_COMMAND_LINE, Backend
 from ctrnet.errors import InvalidConfig
 
 #: Tools whose use means "not through netlink" for links, addresses and routes.
@@ -70,10 +70,8 @@ class KernelLauncher:
     for `ip`, `bridge` and `tc`, over the real binaries (see `argv`)."""
 
     def __init__(self, backend: Backend, workdir: Path) -> None:
-        real_netns = getattr(backend, "real_netns", None)
-        if real_netns is None:
+        if LAUNCH_IN_NAMESPACE not in backend.capabilities:
             raise InvalidConfig(f"backend {backend.name!r} has no real namespaces to run in")
-        self._real = real_netns
         self._backend = backend
         self.log = workdir / "tools.log"
         self.bindir = workdir / "bin"
@@ -106,7 +104,7 @@ class KernelLauncher:
         running /sbin/ip by its full path is recorded too. The mounts vanish with the plugin's
         processes and never reach the machine's mount namespace (private propagation)."""
         nsenter = shutil.which("nsenter", path=_SYSTEM_PATH) or "nsenter"
-        host = f"--net=/run/netns/{self._real(self._backend.host_ns)}"
+        host = f"--net={self._backend.netns_path(self._backend.host_ns)}"
         steps = []
         for real, private in self._hidden:
             wrapper = self.bindir / private.name
@@ -120,7 +118,7 @@ class KernelLauncher:
         return {"PATH": f"{self.bindir}:{_SYSTEM_PATH}"}
 
     def netns_path(self, ns: str) -> str:
-        return f"/run/netns/{self._real(ns)}"
+        return self._backend.netns_path(ns)
 
     def tool_runs(self) -> list[ToolRun]:
         return read_log(self.log)
@@ -131,9 +129,9 @@ class KernelLauncher:
 
 def launcher_for(backend: Backend, workdir: Path) -> RecordingLauncher:
     """The launcher that runs plugins in `backend`'s world."""
-    if backend.name == "kernel":
+    if LAUNCH_IN_NAMESPACE in backend.capabilities:
         return KernelLauncher(backend, workdir)
-    if backend.name == "sim":
+    if SIMULATED_COMMAND_LINE in backend.capabilities:
         from ctrnet.grade.simlaunch import SimLauncher
 
         launcher: RecordingLauncher = SimLauncher(backend, workdir)

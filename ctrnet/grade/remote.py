@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ctrnet.backend import Backend
+from ctrnet.backend import THREAD_SAFE, Backend
 from ctrnet.errors import CtrnetError
 
 #: The environment variable that gives a plugin process the socket's path.
@@ -118,9 +118,8 @@ class BackendServer:
     def resolve(self, path: str) -> str | None:
         """The world's namespace that CNI_NETNS `path` names, or None."""
         base = os.path.basename(path.rstrip("/"))
-        real = getattr(self.backend, "real_netns", None)
         for ns in self.backend.netns_list():
-            if base == (real(ns) if real is not None else ns):
+            if base == os.path.basename(self.backend.netns_path(ns)):
                 return ns
         return None
 
@@ -147,7 +146,8 @@ class RemoteBackend(Backend):
         self._sock.connect(socket_path)
         name, capabilities, host = self._call("__info__")
         self.name = name
-        self.capabilities = capabilities
+        # One socket, one request at a time: calls from two threads would interleave on it.
+        self.capabilities = capabilities - {THREAD_SAFE}
         self._host = host
 
     @property

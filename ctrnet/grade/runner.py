@@ -26,9 +26,9 @@ from typing import Any
 
 import pytest
 
-from ctrnet.backend import REGISTRY
 from ctrnet.grade import model
 from ctrnet.grade.model import Grade, Outcome, TestResult
+from ctrnet.registry import REGISTRY
 
 #: The suites graded: the CNI checks (per item) and the core's implementation suite.
 SUITES = ("ctrnet.conformance.cni", "ctrnet.conformance.implementation")

@@ -9,7 +9,6 @@ kernel socket): the grader says so and points to `--backend kernel`.
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import tempfile
@@ -18,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ctrnet.backend import Backend
+from ctrnet.backends.sim.backend import SimBackend
+from ctrnet.backends.sim.cmdline import client, run, server
+from ctrnet.backends.sim.cmdline import tools as tools_module
 from ctrnet.errors import CtrnetError
 from ctrnet.grade.launch import ToolRun
 
@@ -28,13 +30,9 @@ class SimLauncher:
     """Serves `backend`'s world to plugin processes; `close` stops the server."""
 
     def __init__(self, backend: Backend, workdir: Path) -> None:
-        # Imported by name: the simulator installs as ctrnet.backends (a package-dir mapping
-        # static checkers do not follow), and only a simulator grade needs it.
-        client = importlib.import_module("ctrnet.backends.sim.cmdline.client")
-        run = importlib.import_module("ctrnet.backends.sim.cmdline.run")
-        server = importlib.import_module("ctrnet.backends.sim.cmdline.server")
-        tools_module = importlib.import_module("ctrnet.backends.sim.cmdline.tools")
-
+        if not isinstance(backend, SimBackend):  # the command line serves simulated worlds only
+            raise CtrnetError(f"backend {backend.name!r} cannot be served to the simulated "
+                              "command line")
         self._backend = backend
         self._runs: list[ToolRun] = []
         self._runs_lock = threading.Lock()

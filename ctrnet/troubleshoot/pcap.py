@@ -6,28 +6,17 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 from ctrnet.errors import InvalidConfig
+from ctrnet.types import CaptureRecord
 
 MAGIC_USEC = 0xA1B2C3D4
 MAGIC_NSEC = 0xA1B23C4D
 LINKTYPE_ETHERNET = 1
 #: tcpdump's default snapshot length since 4.99.
 SNAPLEN = 262144
-
-
-@dataclass(frozen=True)
-class Record:
-    """One captured frame: when (seconds, any epoch), its bytes and its length on the wire."""
-
-    time: float
-    data: bytes
-    orig_len: int = 0
-
-    @property
-    def wire_length(self) -> int:
-        return self.orig_len or len(self.data)
+#: One captured frame: the Backend's observation type (`Capture.records`).
+Record = CaptureRecord
 
 
 def header(linktype: int = LINKTYPE_ETHERNET, snaplen: int = SNAPLEN) -> bytes:

@@ -1,0 +1,92 @@
+"""The backends by name: the one place the core reaches into `ctrnet.backends`.
+
+Each entry imports its backend by name, lazily, inside the function that needs it: the kernel
+backend needs pyroute2, an optional dependency (`pip install 'ctrnet[kernel]'`), so the
+simulator, the suite on it and grading on it run without pyroute2 installed; and a command
+that uses one backend never loads the other. These function-level imports are the core's
+only ones (tests/test_structure.py holds the list). What differs between backends at run
+time is read from `Backend.capabilities`; what must be known before a world is opened (does
+it need root?) is here, with the entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ctrnet.backend import Backend
+from ctrnet.errors import CtrnetError, InvalidConfig
+
+#: What to tell a user whose ctrnet was installed without the kernel extra.
+KERNEL_EXTRA_HINT = "pip install 'ctrnet[kernel]'"
+
+
+class MissingDependency(CtrnetError):
+    """A backend needs a package that is not installed."""
+
+
+def _open_sim(**options: Any) -> Backend:
+    from ctrnet.backends.sim import open_world
+
+    return open_world(**options)
+
+
+def _open_kernel(**options: Any) -> Backend:
+    try:
+        from ctrnet.backends.kernel.backend import KernelBackend
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "pyroute2":
+            raise
+        raise MissingDependency(
+            f"the kernel backend needs pyroute2, which is not installed: {KERNEL_EXTRA_HINT}"
+        ) from exc
+    return KernelBackend(**options)
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    """A backend as the CLI and the suite know it before opening one."""
+
+    name: str
+    open: Callable[..., Backend]
+    #: Its worlds are the machine's own namespaces: only root can make them.
+    needs_root: bool
+
+
+#: Backend name -> its entry; the first is the default.
+REGISTRY: dict[str, BackendEntry] = {
+    "sim": BackendEntry("sim", _open_sim, needs_root=False),
+    "kernel": BackendEntry("kernel", _open_kernel, needs_root=True),
+}
+
+
+def entry(name: str) -> BackendEntry:
+    """The registry entry for `name`; InvalidConfig naming the choices when there is none."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        choices = ", ".join(REGISTRY)
+        raise InvalidConfig(f"unknown backend {name!r}; choose one of {choices}") from None
+
+
+def open_backend(name: str, **options: Any) -> Backend:
+    """A world on the backend called `name` ("sim" or "kernel"): a fresh throw-away one, or,
+    with `state_dir=DIR`, the one kept there between processes (the simulator saves its world
+    in DIR when closed; the kernel's namespaces outlive the process)."""
+    return entry(name).open(**options)
+
+
+# -- the simulated command line (`ctrnet sim exec|shell`) ---------------------------------------
+def run_sim_command(argv: Sequence[str], state_dir: str | None = None) -> int:
+    """Run `argv` with the simulator's shims (ip, iptables, ping…) first on its PATH."""
+    from ctrnet.backends.sim.cmdline import run_command
+
+    return run_command(list(argv), state_dir)
+
+
+def run_sim_shell(state_dir: str | None = None) -> int:
+    """An interactive shell in a simulated world."""
+    from ctrnet.backends.sim.cmdline import run_shell
+
+    return run_shell(state_dir)
