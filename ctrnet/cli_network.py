@@ -23,7 +23,14 @@ from ctrnet import names
 from ctrnet.backend import THREAD_SAFE, Backend
 from ctrnet.errors import InvalidConfig
 from ctrnet.manager import NetworkManager
-from ctrnet.network import EndpointRecord, EndpointSpec, NetworkSpec, PortMapping
+from ctrnet.network import (
+    MAX_RATE_BPS,
+    MIN_RATE_BPS,
+    EndpointRecord,
+    EndpointSpec,
+    NetworkSpec,
+    PortMapping,
+)
 from ctrnet.registry import REGISTRY, open_backend
 from ctrnet.state import default_state_dir
 
@@ -32,10 +39,6 @@ __all__ = ["add_commands", "injected", "open_world", "parse_rate"]
 _injected: list[Backend] = []
 _RATE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit|bps)?", re.IGNORECASE | re.ASCII)
 _UNITS = {"": 1, "bit": 1, "bps": 8, "kbit": 1000, "mbit": 1000**2, "gbit": 1000**3}
-#: A tbf rate goes to the kernel in TCA_TBF_PARMS as u32 bytes/s (TCA_TBF_RATE64 is not
-#: sent); below 1 kB/s the 20 ms bucket would hold less than a byte (endpoint.tbf_burst).
-MAX_RATE_BPS = 0xFFFFFFFF * 8
-MIN_RATE_BPS = 8000
 
 
 @contextlib.contextmanager

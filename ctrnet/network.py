@@ -32,6 +32,11 @@ __all__ = [
 
 #: IFNAMSIZ is 16 with the NUL: a link name has at most 15 bytes (dev_valid_name()).
 MAX_IFNAME = names.MAX_IFNAME
+#: Device MTUs the kernel accepts for veth and bridge (ETH_MIN_MTU, ETH_MAX_MTU).
+MIN_MTU, MAX_MTU = 68, 65535
+#: tbf rates: TCA_TBF_PARMS carries bytes/s as a u32 (TCA_TBF_RATE64 is not sent); below
+#: 1 kB/s the 20 ms bucket (endpoint.tbf_burst) would hold less than a byte.
+MIN_RATE_BPS, MAX_RATE_BPS = 8000, 0xFFFFFFFF * 8
 #: Names of the pseudo-networks of the host and none modes (as in Docker).
 RESERVED_NETWORKS = frozenset({"host", "none"})
 
@@ -149,8 +154,12 @@ class NetworkSpec:
             raise FieldError(what, str(exc)) from exc
         object.__setattr__(self, "subnet", str(pool.subnet))
         object.__setattr__(self, "gateway", str(pool.gateway))
-        if not isinstance(self.mtu, int) or not 68 <= self.mtu <= 65535:
-            raise FieldError("mtu", f"{self.mtu!r} is out of range 68-65535 (RFC 791 minimum)")
+        # veth and bridge devices take min_mtu 68 (ETH_MIN_MTU, also IPv4's minimum, RFC 791)
+        # to max_mtu 65535 (ETH_MAX_MTU): `ip -d link` shows both, and the kernel refuses
+        # anything outside ("mtu greater than device maximum").
+        if not isinstance(self.mtu, int) or not MIN_MTU <= self.mtu <= MAX_MTU:
+            raise FieldError("mtu", f"{self.mtu!r} is out of range {MIN_MTU}-{MAX_MTU} "
+                                    "(the veth and bridge devices' min_mtu and max_mtu)")
         for server in self.dns:
             _ipv4(server, "dns")
         object.__setattr__(self, "dns", tuple(self.dns))
@@ -205,8 +214,10 @@ class EndpointSpec:
                     raise FieldError("ports", f"host port {port} is published twice")
         for name in ("ingress_bps", "egress_bps"):
             rate = getattr(self, name)
-            if rate is not None and (not isinstance(rate, int) or rate < 8000):
-                raise FieldError(name, f"{rate!r}: a rate needs at least 8000 bit/s")
+            if rate is not None and (not isinstance(rate, int)
+                                     or not MIN_RATE_BPS <= rate <= MAX_RATE_BPS):
+                raise FieldError(name, f"{rate!r} is out of range {MIN_RATE_BPS}-"
+                                       f"{MAX_RATE_BPS} bit/s")
         for server in self.dns:
             _ipv4(server, "dns")
         if self.ip is not None:

@@ -119,9 +119,8 @@ def _parse_tbf(argv: list[str]) -> tuple[int, int, float]:
         if key in seen:
             raise CommandFailed(f'tbf: duplicate "{key}" specification\n', 1)
         if key in ("limit", "latency") and ({"limit", "latency"} - {key}) & seen:
-            shown = "/latency" if key == "limit" else "limit"
-            raise CommandFailed(f'tbf: specifying both "{key}" and "{shown}" is not allowed\n',
-                                1)
+            both = '"limit" and "/latency"' if key == "latency" else '"latency" and "limit"'
+            raise CommandFailed(f"tbf: specifying both {both} is not allowed\n", 1)
         seen.add(key)
         if key == "rate":
             bits = _value(value, _RATE_UNITS, "rate")
