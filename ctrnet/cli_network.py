@@ -28,6 +28,7 @@ from ctrnet.network import (
     MIN_RATE_BPS,
     EndpointRecord,
     EndpointSpec,
+    FieldError,
     NetworkSpec,
     PortMapping,
 )
@@ -144,6 +145,10 @@ def _run(action: Callable[[argparse.Namespace, NetworkManager], int],
 
 # -- networks ---------------------------------------------------------------------------------
 def _network_spec(args: argparse.Namespace) -> NetworkSpec:
+    if args.gateway == "":
+        # The spec reads "" as "the default"; typed out, it is a mistake (as --egress "" is).
+        raise FieldError("gateway", "'' is not an IPv4 address (leave --gateway out for the "
+                                    "first usable address)")
     return NetworkSpec(name=args.name, subnet=args.subnet, bridge=args.bridge or "",
                        gateway=args.gateway or "", mtu=args.mtu,
                        masquerade=args.masquerade, icc=args.icc, antispoof=args.antispoof,

@@ -99,7 +99,9 @@ class PortMapping:
 
     @classmethod
     def parse(cls, text: str) -> PortMapping:
-        spec, _, proto = text.partition("/")
+        spec, slash, proto = text.partition("/")
+        if slash and not proto:
+            raise FieldError("ports", f"{text!r}: the protocol after '/' is empty")
         try:
             protocol = Proto(proto or "tcp")
         except ValueError:
