@@ -1,0 +1,422 @@
+"""Running an untrusted plugin: never as the machine's root, inside limits, nothing left behind.
+
+A learner's plugin is code nobody here wrote. Every call runs
+
+- **without host root**: in a user namespace of its own in which it is root, mapped to one
+  dedicated unprivileged id outside (`Sandbox.uid`); the id owns nothing on the machine but
+  the files the grader hands over (the plugin's data dir), so a write anywhere else is refused
+  by the kernel, and so is entering any namespace the machine's root owns. As a normal user
+  the namespace maps root to the user's own id instead.
+- **in a pid namespace** whose first process is a small init (`_INIT`) that runs the plugin,
+  counts what is still alive when the plugin exits (a daemon it forked), and reports that on
+  a pipe the plugin never sees; when the init exits the kernel kills everything left inside.
+- **in a mount namespace** with its own /proc: the grader's processes (and their namespaces
+  under /proc/PID/ns) are not visible.
+- **within limits**: wall time (the whole process group is killed at the deadline, whoever
+  keeps stdout open), CPU seconds, data memory, processes, open files, file size, and the
+  output read back (the call is killed past `Limits.output_bytes`).
+
+Files the plugin left in the machine's world-writable directories (/tmp, /var/tmp, /dev/shm,
+/run/lock) under its id are reported as violations and removed.
+Where no user namespace can be made at all, the plugin runs as it would without containment
+and `Sandbox.contained` is False (the grader says so in its notes).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import selectors
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The pipe on which the sandbox's init reports; unset before the plugin starts.
+REPORT_ENV = "CTRNET_SANDBOX_REPORT"
+_SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+#: Ids handed to sandboxes: far above any real account (and below 2**31, the overflow ids).
+_UID_BASE = 0x40000000
+_UID_SPAN = 0x3FFF0000
+#: Where any unprivileged id may create files on a usual Linux machine.
+WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+
+#: pid 1 of the sandbox (bash, for `{var}>&-`): run the plugin under its limits, count the
+#: processes still alive (not zombies) once it exited, report "status left" on the report
+#: pipe, exit with the plugin's status (the kernel then kills whatever is left).
+_INIT = r"""
+report=${CTRNET_SANDBOX_REPORT:-}
+unset CTRNET_SANDBOX_REPORT
+setup=$1 limits=$2
+shift 2
+if [ -n "$setup" ]; then
+    eval "$setup" || { echo "ctrnet sandbox: cannot prepare the sandbox" >&2; exit 125; }
+fi
+# bash would print "Segmentation fault" for a plugin killed by a signal: only the plugin
+# writes to the real stderr; its status tells the grader (128+N, see `Sandbox.run`).
+exec {err}>&2 2>/dev/null
+if [ -n "$report" ]; then
+    ( ulimit $limits || exit 125; exec "$@" 2>&"$err" {err}>&- ) {report}>&- <&0 &
+else
+    ( ulimit $limits || exit 125; exec "$@" 2>&"$err" {err}>&- ) <&0 &
+fi
+wait "$!"
+status=$?
+left=0
+if [ "$$" = 1 ]; then
+    for d in /proc/[0-9]*; do
+        [ "$d" = /proc/1 ] && continue
+        read -r stat < "$d/stat" 2>/dev/null || continue
+        rest=${stat##*) }
+        [ "${rest%% *}" = Z ] || left=$((left + 1))
+    done
+fi
+[ -n "$report" ] && echo "$status $left" >&"$report"
+exit "$status"
+"""
+
+@dataclass(frozen=True)
+class Limits:
+    """What one plugin call may use. Wall time is the call's timeout (see `run`)."""
+
+    cpu_seconds: int = 30
+    data_bytes: int = 1 << 30
+    processes: int = 256
+    open_files: int = 256
+    file_bytes: int = 64 << 20
+    #: stdout and stderr, each: past this the call is killed and the output cut.
+    output_bytes: int = 1 << 20
+
+    def ulimit(self) -> str:
+        """The `ulimit` arguments (bash) setting these, soft and hard."""
+        return (f"-t {self.cpu_seconds} -d {self.data_bytes // 1024} -u {self.processes} "
+                f"-n {self.open_files} -f {self.file_bytes // 1024}")
+
+
+@dataclass(frozen=True)
+class Finished:
+    """One finished plugin process."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    duration: float
+    timed_out: bool = False
+    #: What the plugin did that a plugin must not: each a short clause ("left 2 processes
+    #: running", "wrote /tmp/x outside its data dir"), to follow "ADD for c1 ".
+    violations: tuple[str, ...] = ()
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n >> 10} KiB"
+
+
+def _probe(argv: list[str]) -> bool:
+    try:
+        return subprocess.run(argv, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+class Sandbox:
+    """Runs plugin processes contained; one per launcher (per graded world).
+
+    `enter` is the command prefix that puts a process in the world's host network namespace
+    (`nsenter --net=…`) or None to give each call an empty network namespace of its own (the
+    simulator: the plugin reaches its world only through the shims' socket). On the kernel
+    the host namespace is owned by the machine's root, which a user namespace cannot
+    configure: `own_userns` then names a user namespace (a /proc/PID/ns/user path) that owns
+    the world's namespaces, and the plugin runs as root of *that* namespace."""
+
+    def __init__(self, workdir: Path, *, limits: Limits | None = None,
+                 enter_net: str | None = None, own_userns: str | None = None,
+                 own_uid: int | None = None, setup: str = "",
+                 pass_fds: tuple[int, ...] = (), contain: bool = True) -> None:
+        self.limits = limits or Limits()
+        self._enter_net = enter_net
+        self._own_userns = own_userns
+        self._setup = setup
+        self._pass_fds = pass_fds
+        self.workdir = workdir
+        self._unshare = shutil.which("unshare", path=_SYSTEM_PATH) or "unshare"
+        self._nsenter = shutil.which("nsenter", path=_SYSTEM_PATH) or "nsenter"
+        self._bash = shutil.which("bash", path=_SYSTEM_PATH) or "/bin/bash"
+        self._setpriv = shutil.which("setpriv", path=_SYSTEM_PATH) or "setpriv"
+        self.root = os.geteuid() == 0
+        #: The id outside that the plugin's root maps to.
+        self.uid = (_UID_BASE + secrets.randbelow(_UID_SPAN)) if self.root else os.getuid()
+        if own_uid is not None:
+            self.uid = own_uid
+        #: False when the plugin runs as this process's own user (no namespace could be
+        #: made, or `contain` was False: a trusted plugin, a test of the CNI contract).
+        self.contained = contain and self._can_contain()
+        self._contain = contain
+        self._granted: list[str] = []
+
+    # -- what the plugin may touch ---------------------------------------------------------
+
+    def _can_contain(self) -> bool:
+        if self._own_userns is not None:
+            return True
+        if self._enter_net is not None:
+            return False
+        drop = [self._setpriv, f"--reuid={self.uid}", f"--regid={self.uid}",
+                "--clear-groups", "--"] if self.root else []
+        return _probe([*drop, self._unshare, "--user", "--map-root-user", "--pid", "--fork",
+                       "--mount", "--mount-proc", "--net", "true"])
+
+    def grant(self, path: str | Path) -> None:
+        """Make `path` a directory the plugin owns (its data dir, a socket's directory) and
+        every directory above it passable, not readable, by others."""
+        path = os.path.abspath(path)
+        os.makedirs(path, exist_ok=True)
+        if self.root and self.contained:
+            for root, dirs, files in os.walk(path):
+                for name in (*dirs, *files):
+                    os.lchown(os.path.join(root, name), self.uid, self.uid)
+            os.chown(path, self.uid, self.uid)
+        self._granted.append(path)
+        self.expose(os.path.dirname(path))
+
+    def grant_file(self, path: str | Path) -> None:
+        """Let the plugin write the existing file `path` (a log its tools append to)."""
+        if self.root and self.contained:
+            os.chown(path, self.uid, self.uid)
+        self.expose(os.path.dirname(path))
+
+    def expose(self, path: str | Path) -> None:
+        """Let the plugin pass through `path` and the directories above it (o+x, not o+r)
+        up to the temporary directory they were made in (the grader's and pytest's private
+        temporary directories): never a directory outside the temporary directories."""
+        if not (self.root and self.contained):
+            return
+        path = Path(os.path.abspath(path))
+        tops = {Path(os.path.abspath(t)) for t in ("/tmp", "/var/tmp",
+                                                   os.environ.get("TMPDIR", "/tmp"))}
+        chain = [path, *path.parents]
+        if not any(top in chain for top in tops):
+            return
+        for directory in chain:
+            if directory in tops:
+                break
+            mode = directory.stat().st_mode
+            if not mode & 0o001:
+                directory.chmod((mode & 0o7777) | 0o001)
+
+    def reachable(self, plugin: str) -> str:
+        """`plugin` itself when the sandbox's id can run it where it is, else a copy in the
+        workdir (a submission kept under a private directory)."""
+        if not (self.root and self.contained):
+            return plugin
+        path = Path(os.path.abspath(plugin))
+        if not path.is_file() or usable_by_others(str(path)):
+            return str(path)
+        copy = Path(self.workdir) / "plugin" / path.name
+        if not copy.exists():
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, copy)
+            copy.chmod(path.stat().st_mode & 0o7777 | 0o005)
+            self.expose(copy.parent)
+        return str(copy)
+
+    # -- running ---------------------------------------------------------------------------
+
+    def argv(self, plugin: str) -> list[str]:
+        """The whole command line running `plugin` contained (the first element is exec'd):
+        as root, drop to the sandbox's id first; then a user namespace (a new one mapping
+        root to that id, or the world's), then pid and mount namespaces, then the init."""
+        init = [self._bash, "-c", _INIT, "ctrnet-sandbox", self._setup, self.limits.ulimit(),
+                plugin]
+        if not self._contain or (not self.contained and self._enter_net is None):
+            return init
+        drop = [self._setpriv, f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
+                "--"] if self.root else []
+        inner = ["--pid", "--fork", "--kill-child", "--mount", "--propagation", "private",
+                 "--mount-proc"]
+        if self._own_userns is not None:
+            enter = [self._nsenter, f"--user={self._own_userns}"]
+            if self._enter_net is not None:
+                enter.append(f"--net={self._enter_net}")
+            return [*drop, *enter, "--", self._unshare, *inner, "--", *init]
+        if self._enter_net is not None:
+            # No user namespace owns the world: the plugin keeps the grader's root (see
+            # `contained`), still in pid and mount namespaces of its own.
+            return [self._nsenter, f"--net={self._enter_net}", "--", self._unshare, *inner,
+                    "--", *init]
+        return [*drop, self._unshare, "--user", "--map-root-user", *inner, "--net", "--", *init]
+
+    def run(self, plugin: str, *, stdin: str, env: dict[str, str], timeout: float,
+            ) -> Finished:
+        """Run `plugin` once, contained; never longer than `timeout` (plus the kill)."""
+        start = time.monotonic()
+        report_r, report_w = os.pipe()
+        full_env = {**env, REPORT_ENV: str(report_w)}
+        try:
+            proc = subprocess.Popen(
+                self.argv(plugin), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, env=full_env, start_new_session=True,
+                pass_fds=(report_w, *self._pass_fds))
+        except OSError as exc:
+            os.close(report_r)
+            os.close(report_w)
+            return Finished(126, "", f"cannot start: {exc.strerror}", 0.0)
+        os.close(report_w)
+        violations: list[str] = []
+        out, err, report, timed_out, overflow = self._collect(
+            proc, stdin.encode(), report_r, start + timeout)
+        if overflow:
+            violations.append(f"printed more than {_size(self.limits.output_bytes)} "
+                              f"on {overflow} (killed)")
+        words = report.split()
+        if len(words) == 2 and words[1].isdigit() and int(words[1]) > 0:
+            n = int(words[1])
+            violations.append(f"left {n} process{'es' if n != 1 else ''} running "
+                              "(a plugin must finish its work before it exits; killed)")
+        violations += self.sweep()
+        status = proc.returncode if proc.returncode is not None else -signal.SIGKILL
+        if 128 < status <= 128 + 64 and not timed_out:
+            status = 128 - status  # killed by signal N (the shell's 128+N)
+        return Finished(status,
+                        out.decode(errors="replace"), err.decode(errors="replace"),
+                        time.monotonic() - start, timed_out, tuple(violations))
+
+    def _collect(self, proc: subprocess.Popen[bytes], stdin: bytes, report_fd: int,
+                 deadline: float) -> tuple[bytes, bytes, str, bool, str]:
+        """Feed stdin, read stdout/stderr/report until all close or the deadline; kill the
+        group at the deadline or on too much output."""
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        try:
+            proc.stdin.write(stdin)
+        except (BrokenPipeError, OSError):
+            pass
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+        limit = self.limits.output_bytes
+        out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+        buffers = {out_fd: bytearray(), err_fd: bytearray(), report_fd: bytearray()}
+        names = {out_fd: "stdout", err_fd: "stderr"}
+        selector = selectors.DefaultSelector()
+        for fd in buffers:
+            os.set_blocking(fd, False)
+            selector.register(fd, selectors.EVENT_READ)
+        timed_out = False
+        overflow = ""
+        try:
+            while selector.get_map():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                for key, _ in selector.select(min(remaining, 0.5)):
+                    fd = int(key.fd)
+                    try:
+                        chunk = os.read(fd, 65536)
+                    except BlockingIOError:
+                        continue
+                    if not chunk:
+                        selector.unregister(fd)
+                        continue
+                    buffer = buffers[fd]
+                    room = (limit if fd != report_fd else 256) - len(buffer)
+                    buffer += chunk[:max(room, 0)]
+                    if len(chunk) > room and fd != report_fd:
+                        overflow = names[fd]
+                        break
+                if overflow:
+                    break
+                if proc.poll() is not None and not self.contained:
+                    # Uncontained, a daemon may keep the pipes open for ever: a short grace.
+                    deadline = min(deadline, time.monotonic() + 0.5)
+        finally:
+            selector.close()
+            _kill_group(proc.pid)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+            proc.stdout.close()
+            proc.stderr.close()
+            os.close(report_fd)
+        return (bytes(buffers[out_fd]), bytes(buffers[err_fd]),
+                buffers[report_fd].decode(errors="replace"), timed_out and not overflow,
+                overflow)
+
+    def sweep(self) -> list[str]:
+        """Files the sandbox's id left in the machine's world-writable directories: named
+        as violations, and removed."""
+        if not (self.root and self.contained):
+            return []
+        found: list[str] = []
+        for top in WORLD_WRITABLE:
+            for path in _owned_below(top, self.uid, set(self._granted)):
+                found.append(f"wrote {path} outside its data dir (removed)")
+                _remove(path)
+        return found
+
+    def close(self) -> None:
+        """Remove what the plugin left outside its data dir (the workdir goes with its owner)."""
+        self.sweep()
+
+
+def usable_by_others(path: str) -> bool:
+    """Whether any unprivileged id can run (or read) `path`, following symlinks."""
+    real = Path(os.path.realpath(path))
+    try:
+        if real.stat().st_mode & 0o005 != 0o005:
+            return False
+        return all(p.stat().st_mode & 0o001 for p in real.parents)
+    except OSError:
+        return False
+
+
+def python_for_others(preferred: str) -> str:
+    """A Python interpreter the sandbox's id can run: `preferred` when it can, else the
+    system's python3 (a Python installed under a private home is not reachable)."""
+    if usable_by_others(preferred):
+        return preferred
+    system = shutil.which("python3", path=_SYSTEM_PATH)
+    if system is not None and usable_by_others(system):
+        return system
+    return preferred
+
+
+def _owned_below(top: str, uid: int, skip: set[str]) -> list[str]:
+    """Entries of `top` (and of its world-writable subdirectories) owned by `uid`."""
+    found = []
+    try:
+        entries = list(os.scandir(top))
+    except OSError:
+        return []
+    for entry in entries:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if entry.path in skip:
+            continue
+        if st.st_uid == uid:
+            found.append(entry.path)
+        elif entry.is_dir(follow_symlinks=False) and st.st_mode & 0o002:
+            found += _owned_below(entry.path, uid, skip)
+    return found
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
