@@ -59,7 +59,11 @@ def open_world(name: str, state_dir: str) -> Iterator[Backend]:
         yield _injected[-1]
         return
     world_dir = os.path.join(state_dir, "world")
-    os.makedirs(world_dir, exist_ok=True)
+    try:
+        os.makedirs(world_dir, exist_ok=True)
+    except OSError as exc:  # a file where the directory should be, no permission, …
+        raise InvalidConfig(f"state directory {names.shown(state_dir, 80)} cannot be used: "
+                            f"{exc.strerror or exc}") from exc
     with open_backend(name, state_dir=world_dir) as backend:
         yield backend
 
