@@ -6,24 +6,39 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn, cast
 
 import pytest
 
-from ctrnet import __version__, cli_network, cli_troubleshoot
+from ctrnet import __version__, cli_network, cli_troubleshoot, i18n
 from ctrnet.errors import CtrnetError
 from ctrnet.grade import command as grade_command
 from ctrnet.registry import REGISTRY, open_backend, run_sim_command, run_sim_shell
+
+#: What each kind of error means, for the Japanese line (the detail stays as the core wrote it).
+_KINDS_JA = {"NotFound": "見つかりません", "AlreadyExists": "すでに存在します",
+             "InvalidConfig": "設定の誤り", "PoolExhausted": "アドレスが尽きました",
+             "Unreachable": "到達できません", "PermissionDenied": "権限がありません",
+             "Busy": "使用中です", "InvalidArgument": "引数の誤り"}
+
+
+def error_line(exc: CtrnetError) -> str:
+    """The one line a user's mistake gets, in the current language."""
+    if i18n.current() != "ja":
+        return str(exc)
+    kind = next((_KINDS_JA[k.__name__] for k in type(exc).__mro__ if k.__name__ in _KINDS_JA),
+                "エラー")
+    return f"{kind}: {exc}"
 
 
 def _cmd_backends(args: argparse.Namespace) -> int:
     """List the backends and what each can do here."""
     for name, entry in REGISTRY.items():
-        if entry.needs_root and os.geteuid() != 0:
-            print(f"{name:8} needs root")
+        reason = entry.unavailable()
+        if reason is not None:
+            print(f"{name:8} unavailable: {reason}")
             continue
         with open_backend(name) as world:
             print(f"{name:8} {' '.join(sorted(world.capabilities))}")
@@ -32,7 +47,10 @@ def _cmd_backends(args: argparse.Namespace) -> int:
 
 def _cmd_conformance(args: argparse.Namespace) -> int:
     """Run the conformance suite shipped in the package against one backend."""
-    argv = ["--pyargs", "ctrnet.conformance", "--backend", args.backend, *args.pytest_args]
+    extra = list(args.pytest_args)
+    if extra and extra[0] == "--":  # `ctrnet conformance -- -k fdb`: the separator is ours
+        extra = extra[1:]
+    argv = ["--pyargs", "ctrnet.conformance", "--backend", args.backend, *extra]
     return int(pytest.main(argv))
 
 
@@ -89,12 +107,30 @@ class _Parser(argparse.ArgumentParser):
                      f" (see {self.prog} --help)\n")
 
 
+def _lang_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`--lang` accepted after any command too (`ctrnet doctor --lang ja`), without a default
+    of its own there, so that the global one (or the locale) stands when it is not given."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                if "--lang" not in child._option_string_actions:
+                    child.add_argument("--lang", choices=i18n.LANGS, default=argparse.SUPPRESS,
+                                       help=argparse.SUPPRESS)
+                _lang_everywhere(child)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    say = i18n.say
     parser = _Parser(
         prog="ctrnet",
-        description="A testbed and conformance suite for Linux container networking.",
+        description=say("A testbed and conformance suite for Linux container networking.",
+                        "Linux のコンテナネットワークのテストベッドと適合性テストスイート。"),
     )
     parser.add_argument("--version", action="version", version=f"ctrnet {__version__}")
+    parser.add_argument("--lang", choices=i18n.LANGS, default=None,
+                        help=say("language of the output for people (default: from LC_ALL, "
+                                 "LC_MESSAGES or LANG)",
+                                 "人向けの出力の言語（既定: LC_ALL・LC_MESSAGES・LANG から）"))
     # Every subcommand's parser is a _Parser (argparse makes them of the parent's class).
     sub = cast("argparse._SubParsersAction[argparse.ArgumentParser]",
                parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
@@ -110,22 +146,34 @@ def build_parser() -> argparse.ArgumentParser:
     _add_grade_command(sub)
     cli_network.add_commands(sub)
     _add_troubleshoot_commands(sub)
+    _lang_everywhere(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    asked = i18n.from_argv(words)
+    # Known before parsing, so that help and usage errors speak it too.
+    i18n.set_lang(asked if asked in i18n.LANGS else i18n.detect())
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(words)
     except SystemExit as exc:  # --help, --version or a usage error, printed already
         return exc.code if isinstance(exc.code, int) else 2
+    i18n.set_lang(args.lang or i18n.detect())
     try:
         code: int = args.func(args)
     except CtrnetError as exc:
-        print(f"ctrnet: {exc}", file=sys.stderr)
+        print(f"ctrnet: {error_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("ctrnet: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # The user's environment, not a bug: an unwritable or missing state directory, a
+        # file given to -w that cannot be written. One line naming the file.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"ctrnet: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     return code
 
 

@@ -1,6 +1,7 @@
 """`ctrnet capture`, `trace`, `doctor` and `topology`: the troubleshooting commands. They act
-on the same world as `ctrnet network …` (`cli_network.open_world`) and take network and
-container names from its state when there is one.
+on the same world as `ctrnet network …` (`cli_network.open_world`, in the state directory of
+`default_state_dir`: per user without root) and take network and container names from its
+state when there is one. Human output follows `--lang`; `--json` is for scripts.
 """
 
 from __future__ import annotations
@@ -10,31 +11,61 @@ import json
 import os
 import sys
 from dataclasses import asdict
+from typing import Any
 
-from ctrnet import names
 from ctrnet.backend import Backend
-from ctrnet.cli_network import _arg, _common, open_world
+from ctrnet.cli_network import _common, open_world
 from ctrnet.errors import InvalidConfig
+from ctrnet.i18n import say
+from ctrnet.network import EndpointRecord, Mode
 from ctrnet.state import StateStore, default_state_dir
-from ctrnet.troubleshoot import pcap, tcpdump_format, topology
+from ctrnet.troubleshoot import pcap, tcpdump_format, topology, tracetext
 from ctrnet.troubleshoot.doctor import Container, Net, Report, diagnose, discover
 from ctrnet.troubleshoot.trace import PROTOS
+from ctrnet.troubleshoot.wire import decode
 
-__all__ = ["add_commands", "doctor_scope"]
+__all__ = ["add_commands", "doctor_scope", "resolve_ns"]
 
 
 def _state_dir(args: argparse.Namespace) -> str:
     return str(args.state_dir or default_state_dir(args.backend))
 
 
+def _store(state_dir: str) -> StateStore | None:
+    return StateStore(state_dir) if os.path.isdir(os.path.join(state_dir, "networks")) \
+        or os.path.isdir(os.path.join(state_dir, "endpoints")) else None
+
+
+def _records(state: StateStore | None) -> list[EndpointRecord]:
+    return state.endpoints() if state is not None else []
+
+
+def resolve_ns(world: Backend, state: StateStore | None, name: str) -> str:
+    """The namespace a command names: a namespace, or a container in host mode, which
+    shares the host's (as with Docker's --network host)."""
+    if name == world.host_ns or name in world.netns_list():
+        return name
+    if any(r.container == name and r.mode is Mode.HOST for r in _records(state)):
+        return world.host_ns
+    return name
+
+
 # -- capture -----------------------------------------------------------------------------------
+def _packet_json(record: pcap.Record, line: str) -> dict[str, Any]:
+    d = decode(record.data)
+    fields = {k: v for k, v in asdict(d).items() if v is not None and k != "tcp_options"}
+    return {"time": record.time, "length": record.wire_length, "summary": line, **fields}
+
+
 def _capture(args: argparse.Namespace) -> int:
-    with open_world(args.backend, _state_dir(args)) as world:
+    state_dir = _state_dir(args)
+    with open_world(args.backend, state_dir) as world:
+        ns = resolve_ns(world, _store(state_dir), args.ns)
         filt = " ".join(args.filter) or None
-        cap = world.capture_start(args.ns, args.ifname, filter=filt)
+        cap = world.capture_start(ns, args.ifname, filter=filt)
         try:
             if args.ping:
-                world.ping(args.ns, args.ping, count=args.count, timeout=1.0)
+                world.ping(ns, args.ping, count=args.count, timeout=1.0)
             else:
                 world.sleep(args.duration)
         finally:
@@ -43,10 +74,19 @@ def _capture(args: argparse.Namespace) -> int:
     if args.write:
         with open(args.write, "wb") as out:
             out.write(data)
-        print(f"{len(records)} packets captured on {args.ns}/{args.ifname}, written to "
-              f"{args.write}", file=sys.stderr)
-    else:
-        for line in tcpdump_format.lines(records):
+        print(say(f"{len(records)} packets captured on {args.ns}/{args.ifname}, written to "
+                  f"{args.write}",
+                  f"{args.ns}/{args.ifname} で {len(records)} パケットを取得し、{args.write} "
+                  "に書いた"), file=sys.stderr)
+    texts = tcpdump_format.lines(records)
+    if args.json:
+        print(json.dumps({"ns": args.ns, "ifname": args.ifname, "filter": filt,
+                          "file": args.write,
+                          "packets": [_packet_json(r, t) for r, t in zip(records, texts,
+                                                                         strict=True)]},
+                         indent=2))
+    elif not args.write:
+        for line in texts:
             print(line)
     return 0
 
@@ -66,13 +106,15 @@ def _trace(args: argparse.Namespace) -> int:
     proto = args.proto or ("tcp" if port is not None else "icmp")
     if proto != "icmp" and port is None:
         raise InvalidConfig(f"a {proto} trace needs a port: --to {dst}:PORT")
-    with open_world(args.backend, _state_dir(args)) as world:
-        result = world.trace(args.src, dst, proto=proto, port=port if proto != "icmp" else None,
+    state_dir = _state_dir(args)
+    with open_world(args.backend, state_dir) as world:
+        src = resolve_ns(world, _store(state_dir), args.src)
+        result = world.trace(src, dst, proto=proto, port=port if proto != "icmp" else None,
                              timeout=args.timeout)
     if args.json:
         print(json.dumps(asdict(result), indent=2, default=str))
     else:
-        print(result.render())
+        print(tracetext.render(result))
     return 0 if result.outcome == "answered" else 1
 
 
@@ -86,36 +128,42 @@ def doctor_scope(world: Backend, state: StateStore | None,
             eps = [ep for ep in state.endpoints(spec.name) if ep.ifname]
             nets.append(Net(spec.name, spec.bridge, spec.subnet, spec.gateway, spec.masquerade,
                             tuple(Container(ep.container, ep.ifname, ep.host_ifname or None,
-                                            ep.ip or None) for ep in eps)))
+                                            ep.ip or None) for ep in eps), spec.icc))
     known = {n.bridge for n in nets}
     nets += [n for n in discover(world) if n.bridge not in known]
+    everything = say("all networks", "すべてのネットワーク")
     if name is None:
-        return nets, [], "all networks"
+        return nets, [], everything
     chosen = [n for n in nets if name in (n.name, n.bridge)]
     if chosen:
-        return chosen, [], f"network {name}"
+        return chosen, [], say(f"network {name}", f"ネットワーク {name}")
     holding = [Net(n.name, n.bridge, n.subnet, n.gateway, n.masquerade,
-                   tuple(c for c in n.containers if c.ns == name))
+                   tuple(c for c in n.containers if c.ns == name), n.icc)
                for n in nets if any(c.ns == name for c in n.containers)]
+    scope = say(f"container {name}", f"コンテナ {name}")
     if holding:
-        return holding, [], f"container {name}"
+        return holding, [], scope
     if name in world.netns_list():
         # A namespace on no bridge: check it on its own, each of its veths a container end.
         ends = [Container(name, lk.name, lk.peer if lk.peer_ns == world.host_ns else None)
                 for lk in world.link_list(name) if lk.kind.value == "veth"]
-        return [], ends or [Container(name, "eth0")], f"container {name}"
-    raise InvalidConfig(f"no network, bridge or container named {name!r}")
+        return [], ends or [Container(name, "eth0")], scope
+    if any(r.container == name and r.mode is not Mode.BRIDGE for r in _records(state)):
+        return [], [], scope  # host or none mode: nothing of its own to check
+    raise InvalidConfig(say(f"no network, bridge or container named {name!r}",
+                            f"{name!r} という名前のネットワーク・ブリッジ・コンテナはない"))
 
 
 def _doctor(args: argparse.Namespace) -> int:
     state_dir = _state_dir(args)
-    state = StateStore(state_dir) if os.path.isdir(state_dir) else None
+    state = _store(state_dir)
     with open_world(args.backend, state_dir) as world:
         nets, containers, scope = doctor_scope(world, state, args.name)
         report: Report = diagnose(world, nets, scope=scope, containers=containers)
     if args.json:
         print(json.dumps({"scope": report.scope, "checks": report.checks,
-                          "findings": [asdict(f) for f in report.findings]}, indent=2))
+                          "findings": [asdict(f) for f in report.findings]}, indent=2,
+                         ensure_ascii=False))
     else:
         print(report.render())
     return 0 if report.healthy else 1
@@ -123,10 +171,13 @@ def _doctor(args: argparse.Namespace) -> int:
 
 # -- topology ----------------------------------------------------------------------------------
 def _topology(args: argparse.Namespace) -> int:
-    with open_world(args.backend, _state_dir(args)) as world:
-        topo = topology.collect(world)
-    if args.format == "text":
-        output: bytes = (topology.text(topo) + "\n").encode()
+    state_dir = _state_dir(args)
+    with open_world(args.backend, state_dir) as world:
+        topo = topology.collect(world, _records(_store(state_dir)))
+    if args.json:
+        output: bytes = (json.dumps(topology.as_dict(topo), indent=2) + "\n").encode()
+    elif args.format == "text":
+        output = (topology.text(topo) + "\n").encode()
     elif args.format == "dot":
         output = topology.dot(topo).encode()
     else:
@@ -143,9 +194,11 @@ def _topology(args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     common = _common()
     p = sub.add_parser("capture", parents=[common],
-                       help="capture packets on an interface (pcap file or tcpdump lines)")
-    p.add_argument("ns", type=_arg(names.netns), help="namespace (host, or a container's)")
-    p.add_argument("ifname", type=_arg(names.ifname), help="interface to capture on")
+                       help=say("capture packets on an interface (pcap file or tcpdump lines)",
+                                "インターフェースのパケットを取得（pcap ファイルか tcpdump 形式）"))
+    p.add_argument("ns", help=say("namespace (host, or a container's)",
+                                  "名前空間（host かコンテナのもの）"))
+    p.add_argument("ifname", help=say("interface to capture on", "取得するインターフェース"))
     p.add_argument("filter", nargs="*", help="pcap-filter: host/net/port/tcp/udp/icmp/arp")
     p.add_argument("-w", "--write", metavar="FILE", help="write a pcap file (tcpdump -r, "
                    "Wireshark read it); default: print tcpdump's lines")
@@ -156,22 +209,23 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.set_defaults(func=_capture)
 
     p = sub.add_parser("trace", parents=[common],
-                       help="follow one packet and its reply hop by hop")
-    p.add_argument("--from", dest="src", required=True, metavar="NS", type=_arg(names.netns))
+                       help=say("follow one packet and its reply hop by hop",
+                                "1 つのパケットとその返信をホップごとに追う"))
+    p.add_argument("--from", dest="src", required=True, metavar="NS")
     p.add_argument("--to", required=True, metavar="ADDR[:PORT]")
     p.add_argument("--proto", choices=PROTOS, help="default: tcp with a port, else icmp")
     p.add_argument("--timeout", type=float, default=1.0)
     p.set_defaults(func=_trace)
 
     p = sub.add_parser("doctor", parents=[common],
-                       help="find the usual problems of a network or container")
-    # Any of the three: the netns rule admits every valid network, bridge and container name.
-    p.add_argument("name", nargs="?", type=_arg(names.netns),
-                   help="a network, bridge or container (default: all)")
+                       help=say("find the usual problems of a network or container",
+                                "ネットワークやコンテナのよくある問題を見つける"))
+    p.add_argument("name", nargs="?", help="a network, bridge or container (default: all)")
     p.set_defaults(func=_doctor)
 
     p = sub.add_parser("topology", parents=[common],
-                       help="draw namespaces, veths, bridges, addresses, published ports")
+                       help=say("draw namespaces, veths, bridges, addresses, published ports",
+                                "名前空間・veth・ブリッジ・アドレス・公開ポートを描く"))
     p.add_argument("--format", choices=("text", "dot", "svg"), default="text")
     p.add_argument("-o", "--output", metavar="FILE")
     p.set_defaults(func=_topology)

@@ -8,6 +8,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,15 +45,24 @@ def _as_learner(home: Path) -> list[str]:
     return [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 
 
+@pytest.fixture
+def learner_home() -> Iterator[Path]:
+    """A home directory the unprivileged user can reach (pytest's tmp_path is root's)."""
+    home = Path(tempfile.mkdtemp(prefix="ctrnet-learner-"))
+    try:
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 @pytest.mark.parametrize("argv", COMMANDS, ids=" ".join)
-def test_every_troubleshooting_command_runs_without_root(tmp_path: Path,
+def test_every_troubleshooting_command_runs_without_root(learner_home: Path,
                                                          argv: list[str]) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
+    home = learner_home
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
            "LANG": "C.UTF-8"}
     done = subprocess.run([*_as_learner(home), sys.executable, "-m", "ctrnet.cli", *argv],
-                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+                          env=env, cwd=home, capture_output=True, text=True, timeout=120)
     assert "Traceback" not in done.stderr, done.stderr
     assert "/var/lib/ctrnet" not in done.stderr
     assert done.returncode in (0, 1), done.stderr

@@ -193,12 +193,20 @@ def handles(listing: str) -> dict[tuple[str, str], list[int]]:
 
 
 def _describe(info: dict[str, str]) -> str:
-    text = f"{info.get('SRC')} > {info.get('DST')}"
-    if "SPORT" in info:
-        text = (f"{info.get('SRC')}:{info['SPORT']} > {info.get('DST')}:{info.get('DPORT')}")
+    """"SRC > DST len N" from a monitor line, with only the fields it has: a line without
+    IP addresses (an ARP or bridge-family packet) names its MACs, or nothing."""
+    src, dst = info.get("SRC"), info.get("DST")
+    if src is not None and dst is not None:
+        if "SPORT" in info and "DPORT" in info:
+            src, dst = f"{src}:{info['SPORT']}", f"{dst}:{info['DPORT']}"
+        text = f"{src} > {dst}"
         flags = [f for f in ("SYN", "ACK", "FIN", "RST", "PSH") if f in info]
         text += f" [{' '.join(flags)}]" if flags else ""
-    return f"{text} len {info.get('LEN')}"
+    elif "MACSRC" in info and "MACDST" in info:
+        text = f"{info['MACSRC']} > {info['MACDST']}"
+    else:
+        text = info.get("PROTO", "packet").lower()
+    return f"{text} len {info['LEN']}" if "LEN" in info else text
 
 
 def packet_hops(ns: str, packet: _Packet, direction: Direction, saved: str,
@@ -233,7 +241,8 @@ def packet_hops(ns: str, packet: _Packet, direction: Direction, saved: str,
             if number is None and handle.startswith("0x") and int(handle, 16) in order:
                 # The monitor printed no rule text (or another spelling): count by handle.
                 number = order.index(int(handle, 16)) + 1
-        detail = (f"{table}:{chain} rule {number} matched: {verdict}" if kind == "rule"
+        which = f"rule {number}" if number is not None else "a rule"
+        detail = (f"{table}:{chain} {which} matched: {verdict}" if kind == "rule"
                   else f"{table}:{chain} policy {verdict}")
         if kind == "rule":
             detail += f" ({rule_text.strip()})"

@@ -5,9 +5,15 @@ bill first, then each usual mistake made on purpose and named by the doctor.
 
 from __future__ import annotations
 
+import io
+import re
+import shlex
+import subprocess
 from collections.abc import Callable
 
 import pytest
+
+from ctrnet.backend import Backend
 from ctrnet.conformance.backend.topology import (
     BRIDGE,
     GATEWAY,
@@ -17,8 +23,6 @@ from ctrnet.conformance.backend.topology import (
     NatTopology,
     nat_topology,
 )
-
-from ctrnet.backend import Backend
 from ctrnet.troubleshoot.doctor import Container, Net, Report, diagnose
 
 pytestmark = pytest.mark.requires("iptables")
@@ -35,6 +39,12 @@ def healthy(backend: Backend) -> NatTopology:
         for c in (topo.c1, topo.c2):
             write(c.ns, "resolv.conf", "nameserver 198.51.100.53\n")
     return topo
+
+
+def real(backend: Backend, ns: str) -> str:
+    """How the user names `ns` in a command: the kernel's namespaces carry a world prefix."""
+    real_netns = getattr(backend, "real_netns", None)
+    return str(real_netns(ns)) if real_netns is not None else ns
 
 
 def network(topo: NatTopology) -> Net:
@@ -79,11 +89,21 @@ def _wrong_masquerade(backend: Backend, topo: NatTopology) -> None:
                              "COMMIT\n")
 
 
-def _no_resolv_conf(backend: Backend, topo: NatTopology) -> None:
-    delete = getattr(backend, "etc_delete", None)
-    if delete is None:
-        pytest.skip("the backend keeps no /etc/netns files")
-    delete(topo.c1.ns, "resolv.conf")
+def _resolv_conf(text: str) -> Breakage:
+    def breakage(backend: Backend, topo: NatTopology) -> None:
+        if getattr(backend, "etc_write", None) is None:
+            pytest.skip("the backend keeps no /etc/netns files")
+        backend.etc_write(topo.c1.ns, "resolv.conf", text)
+
+    return breakage
+
+
+def _forward_drop_routed(backend: Backend, topo: NatTopology) -> None:
+    backend.iptables_restore(topo.host, "*filter\n:FORWARD DROP [0:0]\nCOMMIT\n")
+
+
+def _bridge_without_gateway(backend: Backend, topo: NatTopology) -> None:
+    backend.addr_delete(topo.host, BRIDGE, f"{GATEWAY}/24")
 
 
 def _wrong_gateway(backend: Backend, topo: NatTopology) -> None:
@@ -98,34 +118,42 @@ BREAKAGES: dict[str, tuple[Breakage, str, str]] = {
     "masquerade missing": (lambda b, t: b.iptables_restore(t.host, "*nat\n-F POSTROUTING\n"
                                                            "COMMIT\n"),
                            "masquerade-missing", "-j MASQUERADE"),
-    "masquerade for another subnet": (_wrong_masquerade, "masquerade-mismatch",
+    "masquerade for another subnet": (_wrong_masquerade, "masquerade-missing",
                                       f"-s {SUBNET}"),
-    "resolv.conf missing": (_no_resolv_conf, "resolv-conf-missing", "resolv.conf"),
+    "resolv.conf without nameserver": (_resolv_conf("search example.org\n"),
+                                       "resolv-conf-no-nameserver", "resolv.conf"),
+    "resolv.conf with a loopback resolver": (_resolv_conf("nameserver 127.0.0.53\n"),
+                                             "resolv-conf-no-nameserver", "nameserver"),
+    "forward drop without br_netfilter": (_forward_drop_routed, "forward-drop",
+                                          f"-i {BRIDGE} ! -o {BRIDGE} -j ACCEPT"),
+    "bridge without its gateway address": (_bridge_without_gateway,
+                                           "bridge-no-gateway-address",
+                                           f"addr add {GATEWAY}/24 dev {BRIDGE}"),
     "container end in the host": (lambda b, t: b.link_set_netns(t.c1.ns, "eth0", t.host),
-                                  "veth-wrong-namespace", "netns c1"),
+                                  "veth-wrong-namespace", "netns {c1}"),
     "host end not enslaved": (lambda b, t: b.link_set_master(t.host, t.c1.port, None),
                               "veth-not-enslaved", f"master {BRIDGE}"),
     "container end down": (lambda b, t: b.link_set_up(t.c1.ns, "eth0", False),
-                           "veth-down", "ip -n c1 link set eth0 up"),
+                           "veth-down", "ip -n {c1} link set eth0 up"),
     "host end down": (lambda b, t: b.link_set_up(t.host, t.c1.port, False),
-                      "veth-down", f"ip link set {'veth1'} up"),
+                      "veth-down", "link set veth1 up"),
     "bridge down": (lambda b, t: b.link_set_up(t.host, BRIDGE, False),
-                    "bridge-down", f"ip link set {BRIDGE} up"),
+                    "bridge-down", f"link set {BRIDGE} up"),
     "stp ports listening": (_stp_listening, "stp-ports-not-forwarding", "stp_state 0"),
-    "forward drop with br_netfilter": (_forward_drop, "forward-drop-br-netfilter",
+    "forward drop with br_netfilter": (_forward_drop, "forward-drop",
                                        f"-i {BRIDGE} -o {BRIDGE} -j ACCEPT"),
     "no default route": (lambda b, t: b.route_delete(t.c1.ns, "default", gateway=GATEWAY),
-                         "no-default-route", f"ip -n c1 route add default via {GATEWAY}"),
+                         "no-default-route", "ip -n {c1} route add default via " + GATEWAY),
     "address conflict": (lambda b, t: b.addr_add(t.c2.ns, "eth0", f"{t.c1.ip}/24"),
-                         "address-conflict", "ip -n c2 addr del 172.20.0.2/24 dev eth0"),
+                         "address-conflict", "ip -n {c2} addr del 172.20.0.2/24 dev eth0"),
     "lo down": (lambda b, t: b.link_set_up(t.c1.ns, "lo", False), "lo-down",
-                "ip -n c1 link set lo up"),
+                "ip -n {c1} link set lo up"),
     "no address": (lambda b, t: b.addr_delete(t.c1.ns, "eth0", f"{t.c1.ip}/24"), "no-address",
-                   "ip -n c1 addr add 172.20.0.2/24 dev eth0"),
+                   "ip -n {c1} addr add 172.20.0.2/24 dev eth0"),
     "wrong gateway": (_wrong_gateway, "wrong-gateway",
-                      f"ip -n c1 route replace default via {GATEWAY}"),
+                      "ip -n {c1} route replace default via " + GATEWAY),
     "mtu mismatch": (lambda b, t: b.link_set_mtu(t.c1.ns, "eth0", 9000), "mtu-mismatch",
-                     "ip -n c1 link set eth0 mtu 1500"),
+                     "ip -n {c1} link set eth0 mtu 1500"),
 }
 
 
@@ -137,5 +165,119 @@ def test_doctor_names_the_mistake_and_its_fix(backend: Backend, mistake: str) ->
     report = examine(backend, topo)
     named = report.named(check)
     assert named, f"{check} not found; found {[f.check for f in report.findings]}"
+    fix = fix.format(c1=real(backend, topo.c1.ns), c2=real(backend, topo.c2.ns))
     assert any(fix in finding.fix for finding in named), [f.fix for f in named]
     assert not report.healthy
+
+
+# -- every fix the doctor prints, applied as printed, fixes the problem ---------------------
+def _run_fix_on_sim(backend: Backend, command: str) -> None:
+    from ctrnet.backends.sim.netfilter import nf_state
+    from ctrnet.cmdline import TOOLS
+    from ctrnet.cmdline.context import Context
+
+    world = backend.world  # type: ignore[attr-defined]
+
+    def run(argv: list[str], ctx: Context) -> int:
+        return TOOLS[argv[0]](argv[1:], ctx)
+
+    def exec_hook(ns: str, argv: list[str]) -> int:
+        return run(argv, context.in_namespace(ns))
+
+    errors = io.StringIO()
+    context = Context(backend=backend, exec_hook=exec_hook, stderr=errors,
+                      ruleset_hook=lambda ns: nf_state(world, world.ns(ns)).rules)
+    argv = shlex.split(command)
+    assert argv[0] in TOOLS, f"{command!r} is not a command of the simulated shell"
+    status = run(argv, context)
+    assert status == 0, f"{command!r} failed: {errors.getvalue()}"
+
+
+def _run_fix_on_kernel(backend: Backend, fix: str) -> None:
+    prefix = real(backend, backend.host_ns).rsplit("-", 1)[0] + "-"
+    for command in re.split(r" && |; ", fix):
+        # Every command names one of this run's namespaces: typed in the root namespace
+        # as printed, it acts there and nowhere else.
+        assert command.startswith((f"ip -n {prefix}", f"ip netns exec {prefix}",
+                                   f"mkdir -p /etc/netns/{prefix}")) or (
+            command.startswith("echo ") and f"/etc/netns/{prefix}" in command), command
+    done = subprocess.run(fix, shell=True, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, f"{fix!r} failed: {done.stderr}"
+
+
+def apply(backend: Backend, fix: str) -> None:
+    """Run a fix exactly as the doctor printed it: in `ctrnet sim shell`'s tools on the
+    simulator, in a root shell on the kernel."""
+    fix = fix.split("  (")[0]  # a trailing note for the reader
+    if backend.name == "kernel":
+        _run_fix_on_kernel(backend, fix)
+        return
+    if "/etc/netns/" in fix:
+        pytest.skip("the simulator's /etc/netns files are virtual: no shell command writes "
+                    "them (ctrnet connect --dns does)")
+    for command in re.split(r" && |; ", fix):
+        _run_fix_on_sim(backend, command)
+
+
+def reaches(backend: Backend, ns: str, address: str) -> bool:
+    return backend.ping(ns, address, count=2, timeout=1.0).received > 0
+
+
+@pytest.mark.parametrize("mistake", sorted(BREAKAGES))
+def test_applying_the_printed_fix_fixes_it(backend: Backend, mistake: str) -> None:
+    topo = healthy(backend)
+    assert reaches(backend, topo.c1.ns, WAN_IP) and reaches(backend, topo.c1.ns, topo.c2.ip)
+    breakage, check, _ = BREAKAGES[mistake]
+    breakage(backend, topo)
+    report = examine(backend, topo)
+    assert report.named(check)
+    # As a learner would: apply what it printed, run it again, until it finds nothing (a
+    # fix can uncover the next problem: a link brought back up has lost its routes).
+    for _ in range(4):
+        if report.healthy:
+            break
+        for finding in report.findings:
+            apply(backend, finding.fix)
+        report = examine(backend, topo)
+    assert report.healthy, [(f.check, f.fix) for f in report.findings]
+    # The traffic the mistake stopped flows again: out through NAT, and between containers.
+    assert reaches(backend, topo.c1.ns, WAN_IP), f"after the fix of {mistake}"
+    assert reaches(backend, topo.c1.ns, topo.c2.ip), f"after the fix of {mistake}"
+    # ... and the rightful owners kept their addresses.
+    for c in (topo.c1, topo.c2):
+        assert [a.ip for a in backend.addr_list(c.ns, "eth0")][:1] == [c.ip]
+
+
+def test_the_guides_hand_built_network_without_masquerade_is_named(backend: Backend) -> None:
+    topo = nat_topology(backend)  # no MASQUERADE: what the guide's commands build before NAT
+    backend.route_add(topo.host, "default", gateway=WAN_IP)
+    report = diagnose(backend)  # discovered, nothing known from ctrnet's state
+    [finding] = report.named("masquerade-missing")
+    assert f"-s {SUBNET} ! -o {BRIDGE} -j MASQUERADE" in finding.fix
+    assert not reaches(backend, topo.c1.ns, WAN_IP)
+    apply(backend, finding.fix)
+    assert reaches(backend, topo.c1.ns, WAN_IP)
+
+
+def test_a_bridge_without_its_gateway_address_is_named_when_discovered(
+        backend: Backend) -> None:
+    topo = healthy(backend)
+    backend.addr_delete(topo.host, BRIDGE, f"{GATEWAY}/24")
+    [finding] = diagnose(backend).named("bridge-no-gateway-address")
+    apply(backend, finding.fix)
+    assert diagnose(backend).healthy
+    assert reaches(backend, topo.c1.ns, WAN_IP)
+
+
+def test_a_container_without_its_own_resolv_conf_is_not_a_problem(backend: Backend) -> None:
+    topo = healthy(backend)
+    delete = getattr(backend, "etc_delete", None)
+    if delete is None:
+        pytest.skip("the backend keeps no /etc/netns files")
+    delete(topo.c1.ns, "resolv.conf")
+    report = examine(backend, topo)
+    if backend.name == "kernel":
+        # It falls back to the machine's /etc/resolv.conf: a problem only if that one
+        # names a loopback resolver, which in the container is the container's own.
+        return
+    assert report.healthy, [f.check for f in report.findings]

@@ -8,12 +8,13 @@ the host namespace and every namespace whose veth reaches the host.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ctrnet.backend import Backend
 from ctrnet.errors import CtrnetError
+from ctrnet.i18n import say
 from ctrnet.troubleshoot.rulescan import Ruleset, scan
 from ctrnet.types import Link, LinkKind, PortState
 
@@ -35,7 +36,7 @@ class Finding:
 
     def render(self) -> str:
         mark = "x" if self.severity is Severity.ERROR else "!"
-        return f"[{mark}] {self.where}: {self.problem}\n      fix: {self.fix}"
+        return f"[{mark}] {self.where}: {self.problem}\n      {say('fix', '対処')}: {self.fix}"
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Net:
     gateway: str | None
     masquerade: bool | None = None  # None: not known (discovered, not from state)
     containers: tuple[Container, ...] = ()
+    icc: bool | None = None  # traffic between its containers allowed (None: not known)
 
 
 @dataclass
@@ -76,21 +78,28 @@ class Report:
         return [f for f in self.findings if f.check == check]
 
     def render(self) -> str:
-        head = f"ctrnet doctor: {self.scope}: {len(self.checks)} checks"
+        head = f"ctrnet doctor: {self.scope}: " + say(f"{len(self.checks)} checks",
+                                                       f"{len(self.checks)} 項目を確認")
         if self.healthy:
-            return head + ", no problems found"
-        lines = [head + f", {len(self.findings)} problem(s)"]
+            return head + say(", no problems found", "、問題は見つかりませんでした")
+        lines = [head + say(f", {len(self.findings)} problem(s)",
+                            f"、問題 {len(self.findings)} 件")]
         lines += [finding.render() for finding in self.findings]
         return "\n".join(lines)
 
 
-def in_ns(host_ns: str, ns: str, command: str) -> str:
-    """`command` as typed in namespace `ns` from the host's shell."""
-    if ns == host_ns:
+def in_ns(host_ns: str, ns: str, command: str,
+          real: Callable[[str], str] | None = None) -> str:
+    """`command` as typed in namespace `ns` from the shell the user works in. On the
+    simulator that shell is in the host namespace (`ctrnet sim shell`); on the kernel the
+    backend's "host" is itself a namespace (named by `real`, with the world's prefix), so
+    every command, the host's too, names the real namespace it acts in."""
+    if real is None and ns == host_ns:
         return command
+    name = real(ns) if real is not None else ns
     if command.startswith("ip "):
-        return f"ip -n {ns} {command[3:]}"
-    return f"ip netns exec {ns} {command}"
+        return f"ip -n {name} {command[3:]}"
+    return f"ip netns exec {name} {command}"
 
 
 # -- discovery -----------------------------------------------------------------------------
@@ -128,6 +137,17 @@ class Doctor:
         self.extra = list(extra_containers)
         self.report = Report(scope)
         self._links: dict[str, list[Link]] = {}
+        #: The kernel backend's real namespace names (its namespaces carry a world prefix).
+        real = getattr(backend, "real_netns", None)
+        self.real: Callable[[str], str] | None = real if callable(real) else None
+
+    def ns_name(self, ns: str) -> str:
+        """How a command typed by the user names namespace `ns`."""
+        return self.real(ns) if self.real is not None else ns
+
+    def cmd(self, ns: str, command: str) -> str:
+        """`command` as the user types it to act in namespace `ns`."""
+        return in_ns(self.host, ns, command, self.real)
 
     def links(self, ns: str) -> list[Link]:
         if ns not in self._links:
@@ -172,6 +192,27 @@ class Doctor:
             return scan(str(save(self.host, table=table)) if save is not None else "")
         except CtrnetError:
             return scan("")
+
+    def uplink(self) -> str | None:
+        """The host's way out: the device of its default route, if it has one."""
+        try:
+            return next((r.dev for r in self.backend.route_list(self.host)
+                         if r.dst == "default" and r.dev), None)
+        except CtrnetError:
+            return None
+
+    def host_resolv_conf(self) -> str | None:
+        """The resolv.conf a container without its own falls back to: the host namespace's
+        (/etc/netns/HOST/resolv.conf), else on the kernel the machine's /etc/resolv.conf,
+        which `ip netns exec` leaves in place."""
+        kept, text = self.etc_file(self.host, "resolv.conf")
+        if text is not None or self.backend.name != "kernel":
+            return text
+        try:
+            with open("/etc/resolv.conf", encoding="utf-8", errors="replace") as handle:
+                return handle.read()
+        except OSError:
+            return None
 
     def etc_file(self, ns: str, filename: str) -> tuple[bool, str | None]:
         """(whether the backend keeps /etc/netns files, the file's text or None)."""

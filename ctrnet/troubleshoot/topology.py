@@ -10,10 +10,14 @@ import errno
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from ctrnet.backend import Backend
 from ctrnet.errors import CtrnetError, from_errno
+from ctrnet.i18n import say
+from ctrnet.network import EndpointRecord, Mode
 from ctrnet.troubleshoot.rulescan import scan
 from ctrnet.types import Link, LinkKind
 
@@ -41,10 +45,25 @@ class Published:
     ns: str
 
 
+@dataclass(frozen=True)
+class Member:
+    """A container ctrnet connected, and the namespace it lives in: its own (bridge and
+    none modes), or the host's (host mode, which shares the host's network)."""
+
+    container: str
+    network: str
+    mode: str
+    ns: str
+
+
 @dataclass
 class Topology:
     namespaces: dict[str, list[Device]] = field(default_factory=dict)
     published: list[Published] = field(default_factory=list)
+    members: list[Member] = field(default_factory=list)
+
+    def members_of(self, ns: str) -> list[Member]:
+        return [m for m in self.members if m.ns == ns]
 
     def device(self, ns: str, name: str) -> Device | None:
         return next((d for d in self.namespaces.get(ns, []) if d.name == name), None)
@@ -57,9 +76,13 @@ def _device(link: Link, addresses: tuple[str, ...]) -> Device:
                   link.port.state.name if link.port is not None else None)
 
 
-def collect(backend: Backend) -> Topology:
-    """Everything the backend shows, namespace by namespace (the host first)."""
+def collect(backend: Backend, records: Iterable[EndpointRecord] = ()) -> Topology:
+    """Everything the backend shows, namespace by namespace (the host first), and the
+    containers of ctrnet's `records` with the namespace each lives in."""
     topo = Topology()
+    for record in records:
+        ns = backend.host_ns if record.mode is Mode.HOST else record.container
+        topo.members.append(Member(record.container, record.network, str(record.mode), ns))
     for ns in [backend.host_ns, *backend.netns_list()]:
         addrs: dict[str, list[str]] = {}
         for addr in backend.addr_list(ns):
@@ -99,7 +122,7 @@ def text(topo: Topology) -> str:
     """A tree: namespace, then its devices, a bridge's ports under it."""
     lines: list[str] = []
     for ns, devices in topo.namespaces.items():
-        lines.append(ns)
+        lines.append(ns + _members_note(topo, ns))
         tops = [d for d in devices if d.master is None]
         for i, dev in enumerate(tops):
             last = i == len(tops) - 1
@@ -112,6 +135,27 @@ def text(topo: Topology) -> str:
             if pub.ns == ns:
                 lines.append(f"    published: {pub.proto} {pub.port} -> {pub.to}")
     return "\n".join(lines)
+
+
+def _members_note(topo: Topology, ns: str) -> str:
+    notes = []
+    for m in topo.members_of(ns):
+        if m.mode == Mode.HOST.value:
+            notes.append(say(f"{m.container}: host mode, shares this namespace",
+                             f"{m.container}: host モード、この名前空間を共有"))
+        elif m.mode == Mode.NONE.value:
+            notes.append(say(f"{m.container}: none mode, loopback only",
+                             f"{m.container}: none モード、ループバックのみ"))
+    return f"  ({'; '.join(notes)})" if notes else ""
+
+
+def as_dict(topo: Topology) -> dict[str, Any]:
+    """The topology as JSON-able data: namespaces with their devices, published ports, and
+    the containers ctrnet connected with the namespace each lives in."""
+    return {"namespaces": [{"name": ns, "devices": [asdict(d) for d in devices]}
+                           for ns, devices in topo.namespaces.items()],
+            "published": [asdict(p) for p in topo.published],
+            "containers": [asdict(m) for m in topo.members]}
 
 
 # -- Graphviz --------------------------------------------------------------------------------
@@ -131,7 +175,12 @@ def dot(topo: Topology) -> str:
     shown: set[tuple[str, str]] = set()
     for index, (ns, devices) in enumerate(topo.namespaces.items()):
         out.append(f"  subgraph cluster_{index} {{")
-        out.append(f'    label="{_escape(ns)}"; style=rounded; color=gray40;')
+        out.append(f'    label="{_escape(ns + _members_note(topo, ns))}"; style=rounded; '
+                   "color=gray40;")
+        # Graphviz leaves out an empty cluster: a namespace with nothing else to show (none
+        # mode: loopback up, no address of note) still gets a node, so that it is drawn.
+        if all(d.kind == LinkKind.LOOPBACK.value and d.up for d in devices):
+            out.append(f'    {_id(ns, "(lo)")} [label="lo", shape=plaintext];')
         for dev in devices:
             if dev.kind == LinkKind.LOOPBACK.value and dev.up:  # shown only when a problem
                 continue

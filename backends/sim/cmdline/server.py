@@ -100,6 +100,8 @@ class Server:
         self.backend = backend
         self.socket_path = socket_path
         self.tools = tools
+        #: The run's --state DIR (None: a fresh world, discarded at the end).
+        self.state_dir: str | None = None
         self.scheduler = Scheduler(backend, shim_dir, os.getpid())
         self.lock = self.scheduler.cond
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
