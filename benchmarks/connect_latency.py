@@ -24,8 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ctrnet.backends.kernel import KernelBackend
-
+from ctrnet.backends.kernel.backend import KernelBackend
 from ctrnet.manager import NetworkManager
 from ctrnet.network import EndpointSpec, NetworkSpec
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from ctrnet.backends.kernel import KernelBackend
+from ctrnet.backends.kernel.backend import KernelBackend
 
 PUBLIC_IP = "198.51.100.1"
 FIRST_PORT = 10000

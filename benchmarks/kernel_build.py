@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
-from ctrnet.backends.kernel import KernelBackend
+from ctrnet.backends.kernel.backend import KernelBackend
 
 BRIDGE_CIDR = "10.88.0.1/16"
 GATEWAY = "10.88.0.1"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from ctrnet.backend import Backend
-from ctrnet.registry import REGISTRY, open_backend
+from ctrnet.registry import REGISTRY, entry, open_backend
 
 from .hostcheck import root_namespace_unchanged  # noqa: F401  (autouse)
 
@@ -47,10 +47,10 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.fixture(scope="session")
 def backend_name(request: pytest.FixtureRequest) -> str:
     name: str = request.config.getoption("--backend")
-    if name == "kernel" and os.geteuid() != 0:
-        pytest.exit(
-            "the kernel backend needs root (run as root, or in the Vagrant VM)", returncode=2
-        )
+    reason = entry(name).unavailable()
+    if reason is not None:
+        hint = " (run as root, or in the Vagrant VM)" if reason.endswith("root") else ""
+        pytest.exit(reason + hint, returncode=2)
     return name
 
 

@@ -11,6 +11,8 @@ it need root?) is here, with the entry.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,10 +40,12 @@ def _open_kernel(**options: Any) -> Backend:
     except ModuleNotFoundError as exc:
         if (exc.name or "").partition(".")[0] != "pyroute2":
             raise
-        raise MissingDependency(
-            f"the kernel backend needs pyroute2, which is not installed: {KERNEL_EXTRA_HINT}"
-        ) from exc
+        raise MissingDependency(_missing_message("kernel", "pyroute2")) from exc
     return KernelBackend(**options)
+
+
+def _missing_message(name: str, package: str) -> str:
+    return f"the {name} backend needs {package}, which is not installed: {KERNEL_EXTRA_HINT}"
 
 
 @dataclass(frozen=True)
@@ -52,12 +56,24 @@ class BackendEntry:
     open: Callable[..., Backend]
     #: Its worlds are the machine's own namespaces: only root can make them.
     needs_root: bool
+    #: Third-party packages it imports (an extra of the distribution: `ctrnet[kernel]`).
+    requires: tuple[str, ...] = ()
+
+    def unavailable(self) -> str | None:
+        """Why this process cannot open the backend (a missing package, no root), or None."""
+        for package in self.requires:
+            if importlib.util.find_spec(package) is None:
+                return _missing_message(self.name, package)
+        if self.needs_root and os.geteuid() != 0:
+            return f"the {self.name} backend needs root"
+        return None
+
 
 
 #: Backend name -> its entry; the first is the default.
 REGISTRY: dict[str, BackendEntry] = {
     "sim": BackendEntry("sim", _open_sim, needs_root=False),
-    "kernel": BackendEntry("kernel", _open_kernel, needs_root=True),
+    "kernel": BackendEntry("kernel", _open_kernel, needs_root=True, requires=("pyroute2",)),
 }
 
 

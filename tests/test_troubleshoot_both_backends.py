@@ -4,7 +4,6 @@ sees and the chains a trace reports must be the same (the kernel is the oracle).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -18,13 +17,15 @@ from ctrnet.conformance.backend.topology import (
     NatTopology,
     nat_topology,
 )
-from ctrnet.registry import open_backend
+from ctrnet.registry import REGISTRY, open_backend
 from ctrnet.troubleshoot import pcap, tcpdump_format
 from ctrnet.troubleshoot.trace import ChainVerdict
 from ctrnet.troubleshoot.wire import decode
 from ctrnet.types import Proto
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the kernel backend needs root")
+_KERNEL_UNAVAILABLE = REGISTRY["kernel"].unavailable()
+pytestmark = pytest.mark.skipif(_KERNEL_UNAVAILABLE is not None,
+                                reason=str(_KERNEL_UNAVAILABLE))
 
 
 @pytest.fixture
