@@ -6,6 +6,7 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn, cast
@@ -150,6 +151,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _world_held_by_a_sim_run(args: argparse.Namespace) -> str | None:
+    """A world command on the simulator whose world a `ctrnet sim shell|exec --state` run
+    holds would wait for that lock as long as the run lasts: say so instead (None: go on)."""
+    if getattr(args, "backend", None) != "sim" or not hasattr(args, "state_dir") \
+            or cli_network._injected:
+        return None
+    from ctrnet.state import default_state_dir
+    from ctrnet.worldlock import sim_run_holding
+
+    world_dir = os.path.join(args.state_dir or default_state_dir("sim"), "world")
+    holder = sim_run_holding(world_dir)
+    if holder is None:
+        return None
+    pid, what = holder
+    return i18n.say(f"the simulated world in {world_dir} is in use by pid {pid} ({what}): "
+                    "run this command inside it, where it acts on that world, or leave it "
+                    "first",
+                    f"{world_dir} のシミュレーション世界は pid {pid}（{what}）が使用中: "
+                    "その中で実行するか（同じ世界に作用する）、先にそれを終了する")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     asked = i18n.from_argv(words)
@@ -160,6 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version or a usage error, printed already
         return exc.code if isinstance(exc.code, int) else 2
     i18n.set_lang(args.lang or i18n.detect())
+    busy = _world_held_by_a_sim_run(args)
+    if busy is not None:
+        print(f"ctrnet: {busy}", file=sys.stderr)
+        return 1
     try:
         code: int = args.func(args)
     except CtrnetError as exc:

@@ -1,5 +1,8 @@
-"""`ctrnet grade`: its arguments, and running a grade from them to a report on stdout or in
-a file. Exit status: 0 when all six items pass, 1 when one fails, 2 when grading could not run.
+"""`ctrnet grade`: its arguments, and running a grade from them to one or more reports (stdout,
+`--output FILE`, or one file per format under `--output-dir DIR`); `ctrnet grade report
+RESULT.json` renders a saved JSON result again in any format, without grading again.
+Progress goes to stderr while the grade runs. Exit status: 0 when all six items pass, 1 when
+one does not, 2 when grading could not run (also a usage error or an unreadable result).
 """
 
 from __future__ import annotations
@@ -7,40 +10,111 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
-from ctrnet.grade.report import LANGS, Format, render
+from ctrnet import i18n
+from ctrnet.grade import jsonfmt
+from ctrnet.grade.model import Grade
+from ctrnet.grade.report import FILENAMES, LANGS, Format, parse_formats, render
 from ctrnet.grade.runner import Request, grade
 from ctrnet.registry import REGISTRY
 
+#: Exit status when grading could not run (model.Grade.exit_status says the same).
+CANNOT_RUN = 2
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", nargs="*", metavar="report RESULT.json",
+                        help="render a saved JSON result (from --format json) again, in "
+                        "--format, without grading again")
     parser.add_argument("--impl", default="ctrnet", metavar="ctrnet|cni:PATH",
                         help="what to grade: ctrnet's own model (default) or a CNI plugin")
     parser.add_argument("--conf", metavar="FILE",
                         help="JSON merged into the network config the plugin gets (keys the "
                         "checks depend on, like name, bridge and ipam, stay the grader's)")
     parser.add_argument("--backend", choices=sorted(REGISTRY), default="sim")
-    parser.add_argument("--format", choices=[f.value for f in Format], default="table")
-    parser.add_argument("--lang", choices=LANGS,
-                        default="ja" if os.environ.get("LANG", "").startswith("ja") else "en")
-    parser.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
+    parser.add_argument("--format", default="table", metavar="FORMAT[,FORMAT…]",
+                        help="one or more of " + ", ".join(f.value for f in Format)
+                        + ", comma-separated (default table)")
+    # One language switch for every command (ctrnet.i18n): --lang here or before the
+    # command, else LC_ALL / LC_MESSAGES / LANG.
+    parser.add_argument("--lang", choices=LANGS, default=argparse.SUPPRESS)
+    parser.add_argument("--output", metavar="FILE", help="write the report here, not stdout "
+                        "(one format only)")
+    parser.add_argument("--output-dir", metavar="DIR",
+                        help="write each format to its file in DIR: "
+                        + ", ".join(f"{name} ({fmt.value})" for fmt, name in FILENAMES.items()))
     parser.add_argument("--timeout", type=float, metavar="SECONDS",
                         help="kill a plugin call after this long (default 10)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress on stderr while grading")
+
+
+def _fail(message: str) -> int:
+    print(f"ctrnet grade: {message}", file=sys.stderr)
+    return CANNOT_RUN
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def emit(result: Grade, formats: list[Format], *, lang: str, output: str | None,
+         output_dir: str | None) -> None:
+    """The reports of `result` in `formats`: to stdout, `output` or files in `output_dir`."""
+    if output_dir is not None:
+        for fmt in formats:
+            _write(Path(output_dir) / FILENAMES[fmt], render(result, fmt, lang=lang))
+        if Format.TABLE not in formats:  # a person still wants the verdict on the terminal
+            print(f"ctrnet grade: {result.score}/{result.max_score} -> {output_dir}")
+        else:
+            sys.stdout.write(render(result, Format.TABLE, lang=lang,
+                                    color=_colour(sys.stdout)))
+        return
+    [fmt] = formats
+    if output is not None:
+        _write(Path(output), render(result, fmt, lang=lang))
+        if fmt is not Format.TABLE:
+            print(f"ctrnet grade: {result.score}/{result.max_score} -> {output}")
+        return
+    sys.stdout.write(render(result, fmt, lang=lang, color=_colour(sys.stdout)))
+
+
+def _colour(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and "NO_COLOR" not in os.environ
 
 
 def run(args: argparse.Namespace) -> int:
-    result = grade(Request(impl=args.impl, backend=args.backend, conf=args.conf,
-                           timeout=args.timeout))
-    to_file = args.output is not None
-    color = not to_file and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    text = render(result, args.format, lang=args.lang, color=color)
-    if to_file:
-        with open(args.output, "w", encoding="utf-8") as out:
-            out.write(text)
-        if args.format != "table":  # a person still wants the verdict on the terminal
-            print(f"ctrnet grade: {result.score}/{result.max_score} -> {args.output}")
+    try:
+        formats = parse_formats(args.format)
+    except ValueError as exc:
+        return _fail(f"--format: {exc}")
+    if len(formats) > 1 and args.output_dir is None:
+        return _fail("several formats need --output-dir DIR (one file per format)")
+    if args.output is not None and args.output_dir is not None:
+        return _fail("--output and --output-dir exclude each other")
+    action = list(args.action)
+    if action:
+        if action[0] != "report" or len(action) != 2:
+            return _fail(f"unknown arguments {' '.join(action)!r}; did you mean "
+                         "`ctrnet grade report RESULT.json`?")
+        try:
+            result = jsonfmt.load(Path(action[1]).read_text(encoding="utf-8"))
+        except OSError as exc:
+            return _fail(f"{action[1]}: {exc.strerror or exc}")
+        except jsonfmt.BadReport as exc:
+            return _fail(f"{action[1]}: {exc}")
     else:
-        sys.stdout.write(text)
+        progress = () if args.quiet else ("-p", "ctrnet.grade.progress")
+        result = grade(Request(impl=args.impl, backend=args.backend, conf=args.conf,
+                               timeout=args.timeout, pytest_args=progress))
+    lang = getattr(args, "lang", None) or i18n.current()
+    emit(result, formats, lang=lang, output=args.output, output_dir=args.output_dir)
     if result.error is not None:
         print(f"ctrnet grade: {result.error}", file=sys.stderr)
     return result.exit_status
+
+
+__all__ = ["add_arguments", "emit", "run"]
