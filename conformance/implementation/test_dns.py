@@ -11,12 +11,6 @@ from .adapter import Implementation
 from .conftest import make_containers
 
 
-@pytest.fixture(autouse=True)
-def _etc_files(backend: Backend) -> None:
-    if not hasattr(backend, "etc_write"):
-        pytest.skip(f"backend {backend.name!r} has no per-namespace /etc files yet")
-
-
 @pytest.mark.topic("dns")
 @pytest.mark.impl_requires("dns")
 def test_network_nameservers_land_in_the_containers_resolv_conf_and_leave_with_it(

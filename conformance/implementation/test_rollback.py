@@ -27,8 +27,7 @@ def _needs(backend: Backend) -> dict[str, Any]:
     runtime = dict(RUNTIME)
     if backend.missing("tc"):
         runtime.pop("bandwidth")
-    if hasattr(backend, "etc_write"):
-        runtime["dns"] = {"nameservers": ["192.0.2.53"]}
+    runtime["dns"] = {"nameservers": ["192.0.2.53"]}
     return runtime
 
 

@@ -6,6 +6,7 @@ bill first, then each usual mistake made on purpose and named by the doctor.
 from __future__ import annotations
 
 import io
+import os
 import re
 import shlex
 import subprocess
@@ -13,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from ctrnet.backend import Backend
+from ctrnet.backend import LAUNCH_IN_NAMESPACE, Backend
 from ctrnet.conformance.backend.topology import (
     BRIDGE,
     GATEWAY,
@@ -34,17 +35,16 @@ def healthy(backend: Backend) -> NatTopology:
     topo = nat_topology(backend)
     backend.iptables_restore(topo.host, f"*nat\n{MASQUERADE}\nCOMMIT\n")
     backend.route_add(topo.host, "default", gateway=WAN_IP)
-    write = getattr(backend, "etc_write", None)
-    if write is not None:
-        for c in (topo.c1, topo.c2):
-            write(c.ns, "resolv.conf", "nameserver 198.51.100.53\n")
+    for c in (topo.c1, topo.c2):
+        backend.etc_write(c.ns, "resolv.conf", "nameserver 198.51.100.53\n")
     return topo
 
 
 def real(backend: Backend, ns: str) -> str:
     """How the user names `ns` in a command: the kernel's namespaces carry a world prefix."""
-    real_netns = getattr(backend, "real_netns", None)
-    return str(real_netns(ns)) if real_netns is not None else ns
+    if LAUNCH_IN_NAMESPACE in backend.capabilities:
+        return os.path.basename(backend.netns_path(ns))
+    return ns
 
 
 def network(topo: NatTopology) -> Net:
@@ -91,8 +91,6 @@ def _wrong_masquerade(backend: Backend, topo: NatTopology) -> None:
 
 def _resolv_conf(text: str) -> Breakage:
     def breakage(backend: Backend, topo: NatTopology) -> None:
-        if getattr(backend, "etc_write", None) is None:
-            pytest.skip("the backend keeps no /etc/netns files")
         backend.etc_write(topo.c1.ns, "resolv.conf", text)
 
     return breakage
@@ -209,7 +207,7 @@ def apply(backend: Backend, fix: str) -> None:
     """Run a fix exactly as the doctor printed it: in `ctrnet sim shell`'s tools on the
     simulator, in a root shell on the kernel."""
     fix = fix.split("  (")[0]  # a trailing note for the reader
-    if backend.name == "kernel":
+    if LAUNCH_IN_NAMESPACE in backend.capabilities:
         _run_fix_on_kernel(backend, fix)
         return
     if "/etc/netns/" in fix:
@@ -271,12 +269,9 @@ def test_a_bridge_without_its_gateway_address_is_named_when_discovered(
 
 def test_a_container_without_its_own_resolv_conf_is_not_a_problem(backend: Backend) -> None:
     topo = healthy(backend)
-    delete = getattr(backend, "etc_delete", None)
-    if delete is None:
-        pytest.skip("the backend keeps no /etc/netns files")
-    delete(topo.c1.ns, "resolv.conf")
+    backend.etc_delete(topo.c1.ns, "resolv.conf")
     report = examine(backend, topo)
-    if backend.name == "kernel":
+    if LAUNCH_IN_NAMESPACE in backend.capabilities:
         # It falls back to the machine's /etc/resolv.conf: a problem only if that one
         # names a loopback resolver, which in the container is the container's own.
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from ctrnet.backend import Capture
 from ctrnet.cmdline.context import CommandFailed, Context, Unsupported
 from ctrnet.cmdline.getopts import parse_short
 from ctrnet.errors import CtrnetError
@@ -98,9 +99,9 @@ def main(argv: list[str], ctx: Context) -> int:
     return 0
 
 
-def _captured(capture: object) -> int:
-    """Packets a running capture holds so far (both backends' captures have `records`)."""
-    return len(getattr(capture, "records", ()))
+def _captured(capture: Capture) -> int:
+    """Packets a running capture holds so far."""
+    return len(capture.records)
 
 
 def _emit(ctx: Context, records: list[pcap.Record], values: dict[str, str],

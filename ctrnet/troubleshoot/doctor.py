@@ -8,11 +8,12 @@ the host namespace and every namespace whose veth reaches the host.
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ctrnet.backend import Backend
+from ctrnet.backend import LAUNCH_IN_NAMESPACE, Backend
 from ctrnet.errors import CtrnetError
 from ctrnet.i18n import say
 from ctrnet.troubleshoot.rulescan import Ruleset, scan
@@ -137,9 +138,13 @@ class Doctor:
         self.extra = list(extra_containers)
         self.report = Report(scope)
         self._links: dict[str, list[Link]] = {}
-        #: The kernel backend's real namespace names (its namespaces carry a world prefix).
-        real = getattr(backend, "real_netns", None)
-        self.real: Callable[[str], str] | None = real if callable(real) else None
+        #: How the user's shell names a namespace, when that is not its logical name: the
+        #: machine's namespaces (the kernel's carry a world prefix) are named by their path.
+        self.real: Callable[[str], str] | None = (
+            self._real_name if LAUNCH_IN_NAMESPACE in backend.capabilities else None)
+
+    def _real_name(self, ns: str) -> str:
+        return os.path.basename(self.backend.netns_path(ns))
 
     def ns_name(self, ns: str) -> str:
         """How a command typed by the user names namespace `ns`."""
@@ -186,10 +191,8 @@ class Doctor:
         return found
 
     def rules(self, table: str) -> Ruleset:
-        # iptables_save and etc_read are newer Backend operations: looked up, not assumed.
-        save = getattr(self.backend, "iptables_save", None)
         try:
-            return scan(str(save(self.host, table=table)) if save is not None else "")
+            return scan(self.backend.iptables_save(self.host, table=table))
         except CtrnetError:
             return scan("")
 
@@ -206,7 +209,7 @@ class Doctor:
         (/etc/netns/HOST/resolv.conf), else on the kernel the machine's /etc/resolv.conf,
         which `ip netns exec` leaves in place."""
         kept, text = self.etc_file(self.host, "resolv.conf")
-        if text is not None or self.backend.name != "kernel":
+        if text is not None or LAUNCH_IN_NAMESPACE not in self.backend.capabilities:
             return text
         try:
             with open("/etc/resolv.conf", encoding="utf-8", errors="replace") as handle:
@@ -216,12 +219,9 @@ class Doctor:
 
     def etc_file(self, ns: str, filename: str) -> tuple[bool, str | None]:
         """(whether the backend keeps /etc/netns files, the file's text or None)."""
-        read = getattr(self.backend, "etc_read", None)
-        if read is None:
-            return False, None
         try:
-            text = read(ns, filename)
-        except (CtrnetError, NotImplementedError):
+            text = self.backend.etc_read(ns, filename)
+        except CtrnetError:
             return False, None
         return True, None if text is None else str(text)
 

@@ -56,11 +56,8 @@ def _unicast(_ip: int, _dev: str | None) -> AddrType:
 
 def host_rules(doc: Doctor, table: str) -> Ruleset | None:
     """The host's `table` as a Ruleset, or None when it cannot be read or parsed."""
-    save = getattr(doc.backend, "iptables_save", None)
-    if save is None:
-        return None
     try:
-        text = str(save(doc.host, table=table))
+        text = doc.backend.iptables_save(doc.host, table=table)
         rules = Ruleset()
         if text.strip():
             rules.restore(text, noflush=False)

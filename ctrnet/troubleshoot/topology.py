@@ -89,18 +89,16 @@ def collect(backend: Backend, records: Iterable[EndpointRecord] = ()) -> Topolog
             addrs.setdefault(addr.ifname, []).append(addr.cidr)
         topo.namespaces[ns] = [_device(lk, tuple(addrs.get(lk.name, ())))
                                for lk in backend.link_list(ns)]
-    save = getattr(backend, "iptables_save", None)
-    if save is not None:
-        try:
-            nat = scan(str(save(backend.host_ns, table="nat")))
-        except CtrnetError:
-            nat = scan("")
-        for rule in nat.reachable("PREROUTING"):
-            if rule.target == "DNAT" and rule.option("--to-destination"):
-                topo.published.append(Published(rule.option("-p") or "all",
-                                                rule.option("--dport") or "*",
-                                                rule.option("--to-destination") or "",
-                                                backend.host_ns))
+    try:
+        nat = scan(backend.iptables_save(backend.host_ns, table="nat"))
+    except CtrnetError:
+        nat = scan("")
+    for rule in nat.reachable("PREROUTING"):
+        if rule.target == "DNAT" and rule.option("--to-destination"):
+            topo.published.append(Published(rule.option("-p") or "all",
+                                            rule.option("--dport") or "*",
+                                            rule.option("--to-destination") or "",
+                                            backend.host_ns))
     return topo
 
 
