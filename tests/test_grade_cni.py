@@ -19,6 +19,7 @@ from ctrnet.grade.cni import (
     parse_result,
 )
 from ctrnet.grade.launch import ToolRun, read_log
+from ctrnet.grade.sandbox import Finished, Sandbox
 from ctrnet.grade.runner import Request, _one_line, grade
 
 GOOD = {
@@ -32,13 +33,17 @@ GOOD = {
 
 
 class DirectLauncher:
-    """Runs the plugin as it is, in this namespace: enough to test the contract."""
+    """Runs the plugin as it is, in this namespace (limits only): enough to test the
+    contract."""
 
-    def argv(self, plugin: str) -> list[str]:
-        return [plugin]
+    def __init__(self, workdir: Path) -> None:
+        self.sandbox = Sandbox(workdir, contain=False)
 
-    def env(self) -> dict[str, str]:
-        return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    def run(self, plugin: str, *, stdin: str, env: dict[str, str], timeout: float,
+            data_dir: str) -> Finished:
+        self.sandbox.grant(data_dir)
+        return self.sandbox.run(plugin, stdin=stdin, timeout=timeout,
+                                env={**env, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
 
     def netns_path(self, ns: str) -> str:
         return f"/var/run/netns/{ns}"
@@ -56,7 +61,7 @@ def _plugin(tmp_path: Path, body: str, *, timeout: float = 5.0, **extra: object)
     path.chmod(0o755)
     config = NetworkConfig("net1", "my-plugin", "cni0", "172.20.0.0/24", "172.20.0.1",
                            str(tmp_path / "ipam"), extra=dict(extra))
-    return Plugin(str(path), config, DirectLauncher(), ("/usr/lib/cni",), timeout)
+    return Plugin(str(path), config, DirectLauncher(tmp_path), ("/usr/lib/cni",), timeout)
 
 
 def _good_plugin(tmp_path: Path) -> Plugin:

@@ -119,6 +119,19 @@ def create_here(real_name: str) -> None:
         raise
 
 
+def create_from(source: str, real_name: str) -> None:
+    """Pin the namespace `source` (a /proc/PID/ns/net path) as /run/netns/`real_name`."""
+    _ensure_run_dir()
+    path = netns_path(real_name)
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0))
+    try:
+        _check(_libc.mount(source.encode(), path.encode(), b"none", _MS_BIND, None),
+               f"bind-mount namespace on {path}")
+    except BaseException:
+        os.unlink(path)
+        raise
+
+
 def open_netns(real_name: str) -> int:
     """A file descriptor on /run/netns/`real_name` (ENOENT when there is none)."""
     return os.open(netns_path(real_name), os.O_RDONLY | os.O_CLOEXEC)

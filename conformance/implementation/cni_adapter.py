@@ -19,6 +19,7 @@ from typing import Any
 from ctrnet.backend import Backend
 from ctrnet.grade.cni import CniResult, NetworkConfig, Plugin, PluginFailed
 from ctrnet.grade.launch import RecordingLauncher, launcher_for
+from ctrnet.grade.sandbox import Finished
 from ctrnet.grade.runner import conf_extra
 
 from .adapter import Attachment, Implementation
@@ -154,11 +155,10 @@ class _Deferred:
     def __init__(self, owner: CniImplementation) -> None:
         self._owner = owner
 
-    def argv(self, plugin: str) -> list[str]:
-        return self._owner.launcher.argv(plugin)
-
-    def env(self) -> dict[str, str]:
-        return self._owner.launcher.env()
+    def run(self, plugin: str, *, stdin: str, env: dict[str, str], timeout: float,
+            data_dir: str) -> Finished:
+        return self._owner.launcher.run(plugin, stdin=stdin, env=env, timeout=timeout,
+                                        data_dir=data_dir)
 
     def netns_path(self, ns: str) -> str:
         return self._owner.launcher.netns_path(ns)

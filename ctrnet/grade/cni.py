@@ -14,13 +14,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import time
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_address, ip_interface, ip_network
-from typing import Any, Protocol
+from typing import Any
 
 from ctrnet.errors import CtrnetError
+from ctrnet.grade.launcher import Launcher
 
 CNI_VERSION = "1.0.0"
 #: Keys of the network config the checks depend on: `--conf` cannot override them.
@@ -216,23 +215,6 @@ def parse_error(stdout: str) -> ErrorResult | None:
 # -- running -----------------------------------------------------------------------------
 
 
-class Launcher(Protocol):
-    """Where and how a plugin process runs: in the world's host namespace, with the tools
-    of the world on its PATH (see `ctrnet.grade.launch`)."""
-
-    def argv(self, plugin: str) -> list[str]:
-        """The command line that runs `plugin` in the host namespace."""
-        ...
-
-    def env(self) -> dict[str, str]:
-        """Environment to add (PATH with the tool recorders first, …)."""
-        ...
-
-    def netns_path(self, ns: str) -> str:
-        """What CNI_NETNS is for the world's namespace `ns`."""
-        ...
-
-
 @dataclass(frozen=True)
 class Call:
     """One finished plugin call."""
@@ -244,10 +226,19 @@ class Call:
     stderr: str
     duration: float
     timed_out: bool = False
+    #: What the call did that a plugin must not (see `ctrnet.grade.sandbox`): a failure
+    #: whatever the plugin answered.
+    violations: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out and not self.violations
 
     def reason(self, timeout: float) -> str:
         """One line saying why the call failed."""
         what = f"{self.command} for {self.container_id}"
+        if self.violations:
+            return f"{what} {'; '.join(self.violations)}"
         if self.timed_out:
             return f"{what} hung: killed after {timeout:g} s"
         if self.returncode < 0:
@@ -288,34 +279,19 @@ class Plugin:
             "CNI_PATH": ":".join(dict.fromkeys(search)),
             "LC_ALL": "C",
             "HOME": os.environ.get("HOME", "/root"),
-            **self.launcher.env(),
             **self.env,
         }
         stdin = json.dumps(self.config.as_dict(prev_result))
-        start = time.monotonic()
-        proc = subprocess.Popen(
-            self.launcher.argv(self.path), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, env=env, text=True, start_new_session=True,
-        )
-        try:
-            out, err = proc.communicate(stdin, timeout=self.timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            # A plugin that hangs may have children (a shell script's `ip`, a `sleep`):
-            # its own session makes them one process group, ended together.
-            _kill_group(proc.pid)
-            out, err = proc.communicate()
-            timed_out = True
-        finally:
-            _kill_group(proc.pid)
-        call = Call(command, container_id, proc.returncode, out, err,
-                    time.monotonic() - start, timed_out)
+        done = self.launcher.run(self.path, stdin=stdin, env=env, timeout=self.timeout,
+                                 data_dir=self.config.data_dir)
+        call = Call(command, container_id, done.returncode, done.stdout, done.stderr,
+                    done.duration, done.timed_out, done.violations)
         self.calls.append(call)
         return call
 
     def add(self, container_id: str, ns: str, ifname: str = "eth0") -> CniResult:
         call = self.invoke("ADD", container_id, ns, ifname)
-        if call.returncode != 0 or call.timed_out:
+        if not call.ok:
             raise PluginFailed(call.reason(self.timeout))
         try:
             return parse_result(call.stdout)
@@ -324,19 +300,13 @@ class Plugin:
 
     def check(self, container_id: str, ns: str, result: CniResult, ifname: str = "eth0") -> None:
         call = self.invoke("CHECK", container_id, ns, ifname, result.raw)
-        if call.returncode != 0 or call.timed_out:
+        if not call.ok:
             raise PluginFailed(call.reason(self.timeout))
 
     def delete(self, container_id: str, ns: str | None, ifname: str = "eth0",
                result: CniResult | None = None, *, netns_path: str | None = None) -> None:
         call = self.invoke("DEL", container_id, ns, ifname,
                            result.raw if result is not None else None, netns_path=netns_path)
-        if call.returncode != 0 or call.timed_out:
+        if not call.ok:
             raise PluginFailed(call.reason(self.timeout))
 
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

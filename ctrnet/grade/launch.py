@@ -9,67 +9,61 @@ simulated command line, whose shims act on the world and keep the same kind of l
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shlex
 import shutil
-from dataclasses import dataclass
+import struct
 from pathlib import Path
-from typing import Protocol
 
 from ctrnet.backend import LAUNCH_IN_NAMESPACE, SIMULATED_COMMAND_LINE, Backend
 from ctrnet.errors import InvalidConfig
+from ctrnet.grade.launcher import (
+    NETLINK_TOOLS,
+    RECORDED_TOOLS,
+    SYSTEM_PATH,
+    Launcher,
+    RecordingLauncher,
+    ToolRun,
+    read_log,
+)
+from ctrnet.grade.sandbox import Finished, Limits, Sandbox
+from ctrnet.grade.simlaunch import SimLauncher
 
-#: Tools whose use means "not through netlink" for links, addresses and routes.
-NETLINK_TOOLS = ("ip", "bridge", "tc")
-#: Every tool a plugin might run that the grader records (the netlink ones and the rest).
-RECORDED_TOOLS = (*NETLINK_TOOLS, "iptables", "iptables-save", "iptables-restore", "ebtables",
-                  "sysctl", "nsenter", "ping")
-_SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+__all__ = ["NETLINK_TOOLS", "RECORDED_TOOLS", "KernelLauncher", "Launcher", "RecordingLauncher",
+           "SimLauncher", "ToolRun", "launcher_for", "read_log"]
 
-
-@dataclass(frozen=True)
-class ToolRun:
-    tool: str
-    argv: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return " ".join((self.tool, *self.argv))
-
-
-class RecordingLauncher(Protocol):
-    """A cni.Launcher that also knows which tools the plugin ran."""
-
-    def argv(self, plugin: str) -> list[str]: ...
-
-    def env(self) -> dict[str, str]: ...
-
-    def netns_path(self, ns: str) -> str: ...
-
-    def tool_runs(self) -> list[ToolRun]: ...
-
-    def close(self) -> None:
-        """Stop whatever serves the plugin's processes; idempotent."""
-        ...
+_NS_GET_USERNS = 0xB701
+_NS_GET_OWNER_UID = 0xB704
 
 
-def read_log(path: Path) -> list[ToolRun]:
-    """The log the wrappers (or the simulator's shims) write: one run per line, the tool's
-    name then its arguments separated by spaces (for display only: not re-quoted)."""
-    if not path.exists():
-        return []
-    runs = []
-    for line in path.read_text(errors="replace").splitlines():
-        words = line.split()
-        if words:
-            runs.append(ToolRun(os.path.basename(words[0]), tuple(words[1:])))
-    return runs
+def namespace_owner(netns_path: str) -> tuple[int, int] | None:
+    """The user namespace owning the network namespace at `netns_path`, as (an open fd, the
+    id outside that owns that user namespace), when it is not this process's own; else None
+    (a namespace the machine's root made: no user namespace can configure it)."""
+    fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        owner = fcntl.ioctl(fd, _NS_GET_USERNS)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if os.fstat(owner).st_ino == os.stat("/proc/self/ns/user").st_ino:
+        os.close(owner)
+        return None
+    try:
+        raw = fcntl.ioctl(owner, _NS_GET_OWNER_UID, b"\0" * 4)
+    except OSError:
+        os.close(owner)
+        return None
+    return owner, int(struct.unpack("I", raw)[0])
 
 
 class KernelLauncher:
     """Runs plugins in a KernelBackend's host namespace with recording wrappers on PATH and,
     for `ip`, `bridge` and `tc`, over the real binaries (see `argv`)."""
 
-    def __init__(self, backend: Backend, workdir: Path) -> None:
+    def __init__(self, backend: Backend, workdir: Path, limits: Limits | None = None) -> None:
         if LAUNCH_IN_NAMESPACE not in backend.capabilities:
             raise InvalidConfig(f"backend {backend.name!r} has no real namespaces to run in")
         self._backend = backend
@@ -81,7 +75,7 @@ class KernelLauncher:
         #: (the real binary, where the plugin's mount namespace shows it) per netlink tool
         self._hidden: list[tuple[str, Path]] = []
         for tool in RECORDED_TOOLS:
-            found = shutil.which(tool, path=_SYSTEM_PATH)
+            found = shutil.which(tool, path=SYSTEM_PATH)
             if found is None:
                 continue
             target = found
@@ -98,24 +92,40 @@ class KernelLauncher:
             )
             wrapper.chmod(0o755)
 
-    def argv(self, plugin: str) -> list[str]:
-        """nsenter into the host namespace, then a private mount namespace in which the real
-        `ip`, `bridge` and `tc` binaries are covered by their recording wrappers, so a plugin
-        running /sbin/ip by its full path is recorded too. The mounts vanish with the plugin's
-        processes and never reach the machine's mount namespace (private propagation)."""
-        nsenter = shutil.which("nsenter", path=_SYSTEM_PATH) or "nsenter"
-        host = f"--net={self._backend.netns_path(self._backend.host_ns)}"
+        self.log.touch()
+        # In the plugin's own mount namespace the real `ip`, `bridge` and `tc` binaries are
+        # covered by their recording wrappers, so a plugin running /sbin/ip by its full path
+        # is recorded too. The mounts vanish with the plugin's processes and never reach the
+        # machine's mount namespace (private propagation).
         steps = []
         for real, private in self._hidden:
             wrapper = self.bindir / private.name
             steps.append(f"mount --bind {shlex.quote(real)} {shlex.quote(str(private))}")
             steps.append(f"mount --bind {shlex.quote(str(wrapper))} {shlex.quote(real)}")
-        script = " && ".join([*steps, 'exec "$0" "$@"'])
-        return [nsenter, host, "--", "unshare", "--mount", "--propagation", "private",
-                "/bin/sh", "-c", script, plugin]
+        host = backend.netns_path(backend.host_ns)
+        #: The user namespace owning the world (when one does), kept open for the sandbox.
+        self._owner = namespace_owner(host)
+        userns = None
+        if self._owner is not None:
+            userns = f"/proc/self/fd/{self._owner[0]}"
+        self.sandbox = Sandbox(workdir, limits=limits, enter_net=host, own_userns=userns,
+                               own_uid=self._owner[1] if self._owner else None,
+                               setup=" && ".join(steps), pass_fds=(self._owner[0],)
+                               if self._owner else ())
+        self._granted: set[str] = set()
+        if self.sandbox.contained:
+            self.sandbox.grant_file(self.log)
+            self.sandbox.expose(self.bindir)
+            self.sandbox.expose(realdir)
 
-    def env(self) -> dict[str, str]:
-        return {"PATH": f"{self.bindir}:{_SYSTEM_PATH}"}
+    def run(self, plugin: str, *, stdin: str, env: dict[str, str], timeout: float,
+            data_dir: str) -> Finished:
+        if data_dir not in self._granted:
+            self.sandbox.grant(data_dir)
+            self._granted.add(data_dir)
+        return self.sandbox.run(self.sandbox.reachable(plugin), stdin=stdin,
+                                env={**env, "PATH": f"{self.bindir}:{SYSTEM_PATH}"},
+                                timeout=timeout)
 
     def netns_path(self, ns: str) -> str:
         return self._backend.netns_path(ns)
@@ -124,7 +134,11 @@ class KernelLauncher:
         return read_log(self.log)
 
     def close(self) -> None:
-        pass  # the wrappers and their log live in the workdir, removed with it
+        """The wrappers and their log live in the workdir, removed with it."""
+        self.sandbox.close()
+        if self._owner is not None:
+            os.close(self._owner[0])
+            self._owner = None
 
 
 def launcher_for(backend: Backend, workdir: Path) -> RecordingLauncher:
@@ -132,8 +146,5 @@ def launcher_for(backend: Backend, workdir: Path) -> RecordingLauncher:
     if LAUNCH_IN_NAMESPACE in backend.capabilities:
         return KernelLauncher(backend, workdir)
     if SIMULATED_COMMAND_LINE in backend.capabilities:
-        from ctrnet.grade.simlaunch import SimLauncher
-
-        launcher: RecordingLauncher = SimLauncher(backend, workdir)
-        return launcher
+        return SimLauncher(backend, workdir)
     raise InvalidConfig(f"CNI plugins cannot run on backend {backend.name!r}")

@@ -236,7 +236,8 @@ class Sandbox:
         inner = ["--pid", "--fork", "--kill-child", "--mount", "--propagation", "private",
                  "--mount-proc"]
         if self._own_userns is not None:
-            enter = [self._nsenter, f"--user={self._own_userns}"]
+            # Its own id is the user namespace's root: no setgroups (denied there).
+            enter = [self._nsenter, f"--user={self._own_userns}", "--preserve-credentials"]
             if self._enter_net is not None:
                 enter.append(f"--net={self._enter_net}")
             return [*drop, *enter, "--", self._unshare, *inner, "--", *init]
@@ -360,6 +361,46 @@ class Sandbox:
     def close(self) -> None:
         """Remove what the plugin left outside its data dir (the workdir goes with its owner)."""
         self.sweep()
+
+
+#: The variable the kernel backend reads to make its namespaces owned by a user namespace
+#: (`ctrnet.backends.kernel.spaces.OWNER_ENV`).
+NETNS_OWNER_ENV = "CTRNET_NETNS_OWNER"
+
+
+class OwnerNamespace:
+    """A user namespace for a kernel world to be owned by: made by a dedicated unprivileged
+    id (which becomes its root, and so the root of nothing else), held by a descriptor of
+    this process. Graded on the kernel, the world's namespaces are made in it (see
+    `NETNS_OWNER_ENV`) and each plugin runs as its root: it configures the world's
+    namespaces, and no namespace of the machine lets it in."""
+
+    def __init__(self) -> None:
+        self.uid = _UID_BASE + secrets.randbelow(_UID_SPAN)
+        setpriv = shutil.which("setpriv", path=_SYSTEM_PATH) or "setpriv"
+        unshare = shutil.which("unshare", path=_SYSTEM_PATH) or "unshare"
+        holder = subprocess.Popen(
+            [setpriv, f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--",
+             unshare, "--user", "--map-root-user", "--", "/bin/sh", "-c",
+             "echo ready; exec cat >/dev/null"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert holder.stdin is not None and holder.stdout is not None
+        try:
+            if holder.stdout.readline() != b"ready\n":
+                raise OSError(0, "no user namespace could be made")
+            self.fd = os.open(f"/proc/{holder.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        finally:
+            holder.stdin.close()
+            holder.wait()
+            holder.stdout.close()
+        #: How another process of root's reaches it (the holder is gone).
+        self.path = f"/proc/{os.getpid()}/fd/{self.fd}"
+
+    def close(self) -> None:
+        """Let go; the namespace lives on while a world's namespace it owns does."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def usable_by_others(path: str) -> bool:
