@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from ctrnet.errors import InvalidConfig
-from ctrnet.state import open_nofollow, read_json
+from ctrnet.safefiles import open_nofollow
+from ctrnet.state import read_json
 
 __all__ = ["FORMAT_VERSION", "JOURNAL_DIR", "Entry", "Journal"]
 

@@ -1,7 +1,9 @@
-"""`--state DIR`: a simulated world pickled to disk and read back, pending timers included."""
+"""`--state DIR`: a simulated world written to disk as JSON and read back, pending timers
+included; whatever is not such a file is refused, nothing in it is run."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -42,10 +44,20 @@ def test_a_missing_state_is_a_fresh_world(tmp_path: Path) -> None:
     assert persist.load(str(tmp_path / "nothing-yet")).netns_list() == []
 
 
-def test_state_written_by_another_python_is_refused(tmp_path: Path) -> None:
-    (tmp_path / persist.WORLD_FILE).write_bytes(b"ctrnet-sim-world 1 cpython-30\n...")
-    with pytest.raises(InvalidConfig, match="another ctrnet or Python"):
+def test_a_world_of_an_unknown_format_version_is_refused_with_the_way_out(
+        tmp_path: Path) -> None:
+    (tmp_path / persist.WORLD_FILE).write_text(
+        '{"format": "ctrnet-sim-world", "version": 99, "root": null, "objects": []}')
+    with pytest.raises(InvalidConfig, match="format version 99.*remove it"):
         persist.load(str(tmp_path))
+
+
+def test_the_world_is_readable_json_naming_the_simulators_classes(tmp_path: Path) -> None:
+    persist.save(_world_resolving_a_neighbour(), str(tmp_path))
+    document = json.loads((tmp_path / persist.WORLD_FILE).read_text())
+    assert (document["format"], document["version"]) == (persist.FORMAT, persist.VERSION)
+    classes = {o["class"].partition(":")[0] for o in document["objects"]}
+    assert all(c.startswith("ctrnet.") for c in classes), classes
 
 
 def test_a_state_dir_is_locked_for_one_run(tmp_path: Path) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-from collections.abc import Callable
+from typing import Protocol
 
+from ctrnet.backend import HOST_NS, SIMULATED_COMMAND_LINE, Backend
 from ctrnet.backends.sim import links, routing
 from ctrnet.backends.sim.bridge import MAX_FORWARD_DELAY, MIN_FORWARD_DELAY, FdbRecord
 from ctrnet.backends.sim.capture import CaptureOps
@@ -32,8 +33,6 @@ from ctrnet.backends.sim.packet import (
 from ctrnet.backends.sim.sysctl import sysctl_get, sysctl_set
 from ctrnet.backends.sim.trace import TraceOps
 from ctrnet.backends.sim.world import Namespace, World
-
-from ctrnet.backend import HOST_NS, SIMULATED_COMMAND_LINE, Backend
 from ctrnet.errors import from_errno
 from ctrnet.types import (
     Address,
@@ -41,6 +40,7 @@ from ctrnet.types import (
     FdbEntry,
     Link,
     Neighbour,
+    PingError,
     PingResult,
     PortInfo,
     Route,
@@ -66,6 +66,14 @@ def _prefix(text: str) -> tuple[int, int]:
     return ip, plen
 
 
+class Keeper(Protocol):
+    """Where a world kept between processes goes (`keeper._Keeper`)."""
+
+    def save(self, backend: SimBackend) -> None: ...
+
+    def __call__(self, backend: SimBackend) -> None: ...
+
+
 def _ip(text: str) -> int:
     try:
         return parse_ip(text)
@@ -88,15 +96,15 @@ class SimBackend(NetfilterOps, EtcFilesOps, CaptureOps, TraceOps, Backend):
     def __init__(self, seed: int = 0) -> None:
         self.world = World(seed)
         self.world.namespaces[HOST_NS] = Namespace(HOST_NS)
-        #: Set by `keeper.open_world(state_dir=…)`: close() saves the world instead.
-        self.keeper: Callable[[SimBackend], None] | None = None
-
-    def __getstate__(self) -> dict[str, object]:
-        state = dict(self.__dict__)
-        state["keeper"] = None  # the lock of one process is not part of the world
-        return state
+        #: Set by `keeper.open_world(state_dir=…)`: checkpoint() saves the world, close()
+        #: saves it and lets it go instead of destroying it. Not part of the world.
+        self.keeper: Keeper | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
+    def checkpoint(self) -> None:
+        if self.keeper is not None:
+            self.keeper.save(self)
+
     def close(self) -> None:
         keeper, self.keeper = self.keeper, None
         if keeper is not None:
@@ -402,7 +410,7 @@ class SimBackend(NetfilterOps, EtcFilesOps, CaptureOps, TraceOps, Backend):
             raise from_errno(errno.EINVAL, f"ping {dst}: a broadcast address")
         src = route.src
         ident = world.next_ident()
-        replies = space.echo_replies[ident] = []
+        replies = space.echo_replies[ident] = EchoLog()
         sent = 0
         try:
             for seq in range(1, count + 1):
@@ -420,14 +428,26 @@ class SimBackend(NetfilterOps, EtcFilesOps, CaptureOps, TraceOps, Backend):
         seen: dict[int, int] = {}
         for seq, ttl in replies:
             seen.setdefault(seq, ttl)
+        errors = tuple(PingError(seq, ip_str(origin), type, code)
+                       for seq, origin, type, code in replies.errors)
         return PingResult(dst=dst, sent=sent, received=len(seen),
-                          ttls=tuple(seen[s] for s in sorted(seen)))
+                          ttls=tuple(seen[s] for s in sorted(seen)),
+                          replied=tuple(sorted(seen)), errors=errors)
 
     def sleep(self, seconds: float) -> None:
         self.world.advance(seconds)
 
     def now(self) -> float:
         return self.world.clock.now()
+
+
+class EchoLog(list[tuple[int, int]]):
+    """A ping's replies (seq, ttl) as they arrive, and the ICMP errors about its requests
+    (seq, from, type, code), which icmp_rcv adds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.errors: list[tuple[int, int, int, int]] = []
 
 
 def _mac(mac: int) -> str:

@@ -1,35 +1,40 @@
 """Opening a simulated world, fresh or kept in a state directory between processes.
 
 `open_world(state_dir=DIR)` waits for DIR's lock, loads the world saved there (or makes a
-fresh one) and hands it out; closing it saves the world back and releases the lock, instead
-of destroying it. This is how `ctrnet network create` in one process and `ctrnet connect` in
-the next see one simulated world, as they would see one kernel.
+fresh one) and hands it out; `checkpoint()` saves it (the network manager calls it before an
+operation's journal entry goes, so the world and the records move together); closing it
+saves the world back and releases the lock, instead of destroying it. This is how
+`ctrnet network create` in one process and `ctrnet connect` in the next see one simulated
+world, as they would see one kernel.
 """
 
 from __future__ import annotations
 
 import fcntl
-from pathlib import Path
-from typing import IO, Any
+import os
+from typing import Any
 
 from ctrnet.backends.sim import persist
 from ctrnet.backends.sim.backend import SimBackend
 
 
 class _Keeper:
-    """What a kept world must do on close: save itself into `state_dir`, then unlock."""
+    """What a kept world must do: save itself into `state_dir`; on close, then unlock."""
 
-    __slots__ = ("state_dir", "lock")
+    __slots__ = ("state_dir", "lock_fd")
 
-    def __init__(self, state_dir: str, lock: IO[bytes]) -> None:
+    def __init__(self, state_dir: str, lock_fd: int) -> None:
         self.state_dir = state_dir
-        self.lock = lock
+        self.lock_fd = lock_fd
+
+    def save(self, backend: SimBackend) -> None:
+        persist.save(backend, self.state_dir)
 
     def __call__(self, backend: SimBackend) -> None:
         try:
-            persist.save(backend, self.state_dir)
+            self.save(backend)
         finally:
-            self.lock.close()
+            os.close(self.lock_fd)
 
 
 def open_world(*, state_dir: str | None = None, **options: Any) -> SimBackend:
@@ -37,14 +42,12 @@ def open_world(*, state_dir: str | None = None, **options: Any) -> SimBackend:
     holds it)."""
     if state_dir is None:
         return SimBackend(**options)
-    directory = Path(state_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    lock = open(directory / persist.LOCK_FILE, "wb")  # noqa: SIM115 - held until close()
+    lock_fd = persist.open_lock(state_dir)  # no symlink followed, nothing truncated
     try:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
         backend = persist.load(state_dir)
     except BaseException:
-        lock.close()
+        os.close(lock_fd)
         raise
-    backend.keeper = _Keeper(state_dir, lock)
+    backend.keeper = _Keeper(state_dir, lock_fd)
     return backend
