@@ -29,9 +29,11 @@ from ctrnet.network import (
     EndpointRecord,
     EndpointSpec,
     FieldError,
+    Mode,
     NetworkSpec,
     PortMapping,
 )
+from ctrnet.plan import crash_hook_from_env
 from ctrnet.registry import REGISTRY, open_backend
 from ctrnet.state import default_state_dir
 
@@ -114,6 +116,7 @@ def _progress(args: argparse.Namespace) -> Callable[[str, str], None] | None:
 def _manager(args: argparse.Namespace, backend: Backend) -> NetworkManager:
     # A thread-safe backend's calls may come from two threads: rule tools overlap link steps.
     return NetworkManager(backend, args.state_dir, trace=_progress(args),
+                          fault=crash_hook_from_env(),
                           concurrent_tools=THREAD_SAFE in backend.capabilities)
 
 
@@ -220,28 +223,22 @@ def _endpoint_spec(args: argparse.Namespace) -> EndpointSpec:
 
 def _connect(args: argparse.Namespace, mgr: NetworkManager) -> int:
     spec = _endpoint_spec(args)
-    created = False
-    if args.create_netns and spec.container not in mgr.backend.netns_list():
-        mgr.backend.netns_add(spec.container)
-        created = True
-    try:
-        record = mgr.connect(spec)
-    except BaseException:
-        if created:
-            mgr.backend.netns_delete(spec.container)
-        raise
+    # The namespace is the transaction's first step (undone with the rest, recovered after a
+    # crash). Host mode, as Docker's: the container shares the host's network namespace, so
+    # there is no namespace of its own to create (--create-netns has nothing to do).
+    record = mgr.connect(spec, create_netns=args.create_netns)
+    shares = (f" (shares the host's network namespace {mgr.host_ns!r})"
+              if record.mode is Mode.HOST else "")
     _emit(args, record.to_dict(),
           lambda: print(f"{record.container} {record.ip or record.mode}"
-                        f"{'/' + str(record.prefixlen) if record.ip else ''}"))
+                        f"{'/' + str(record.prefixlen) if record.ip else ''}{shares}"))
     return 0
 
 
 def _disconnect(args: argparse.Namespace, mgr: NetworkManager) -> int:
-    if not mgr.disconnect(args.network, args.container):
+    if not mgr.disconnect(args.network, args.container, delete_netns=args.delete_netns):
         print(f"ctrnet: {args.container!r} is not connected to {args.network!r} "
               "(nothing to do)", file=sys.stderr)
-    if args.delete_netns and args.container in mgr.backend.netns_list():
-        mgr.backend.netns_delete(args.container)
     return 0
 
 
