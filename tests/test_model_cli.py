@@ -55,7 +55,7 @@ def test_create_connect_list_and_remove_across_invocations(run: Run, backend: Ba
 @pytest.mark.parametrize(("argv", "message"), [
     (("network", "create", "x", "--subnet", "10.0.0.0/33"), "ctrnet: subnet: "),
     (("network", "create", "x", "--subnet", "10.0.0.0/24", "--bridge", "b" * 16),
-     "ctrnet: bridge: "),
+     "ctrnet network create: error: argument --bridge: bridge name "),
     (("connect", "nope", "c1"), "ctrnet: network: "),
     (("connect", "web", "ghost"), "ctrnet: container: "),
     (("connect", "web", "c1", "--create-netns", "-p", "99999:80"), "ctrnet: ports."),
