@@ -150,13 +150,26 @@ class FdbEntry:
 
 
 @dataclass(frozen=True)
+class PingError:
+    """An ICMP error about one echo request (destination unreachable, time exceeded…)."""
+
+    seq: int
+    origin: str  # the address that sent the error
+    type: int
+    code: int
+
+
+@dataclass(frozen=True)
 class PingResult:
-    """ICMP echo probe: how many requests went out, how many replies came back, TTLs seen."""
+    """ICMP echo probe: how many requests went out, how many replies came back, TTLs seen,
+    which sequence numbers were answered and the ICMP errors received (when known)."""
 
     dst: str
     sent: int
     received: int
     ttls: tuple[int, ...] = field(default=())
+    replied: tuple[int, ...] | None = None  # None: the backend reports counts only
+    errors: tuple[PingError, ...] = field(default=())
 
     @property
     def ok(self) -> bool:
@@ -240,6 +253,7 @@ class ConntrackEntry:
     reply_dport: int | None = None
     state: str | None = None  # TCP state: SYN_SENT, ESTABLISHED, TIME_WAIT, …
     assured: bool = False
+
 
 
 @dataclass(frozen=True)

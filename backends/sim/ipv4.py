@@ -31,7 +31,6 @@ from ctrnet.backends.sim.packet import (
     IPv4,
     is_multicast_mac,
 )
-
 from ctrnet.errors import BackendError, from_errno
 from ctrnet.types import LinkKind
 
@@ -225,6 +224,15 @@ def icmp_rcv(world: World, ns: Namespace, packet: IPv4) -> None:
         ns.deliver_echo_reply(icmp.ident, icmp.seq, packet.ttl)
     else:
         ns.deliver_icmp_error(packet)
+        inner = icmp.payload
+        if isinstance(inner, IPv4) and isinstance(inner.payload, Icmp) \
+                and inner.payload.type == ICMP_ECHO:
+            # An error about one of our echo requests: the ping socket's error queue, which
+            # iputils reads and prints ("From 10.0.0.1 icmp_seq=1 Destination Port Unreachable").
+            log = ns.echo_replies.get(inner.payload.ident)
+            errors = getattr(log, "errors", None)
+            if errors is not None:
+                errors.append((inner.payload.seq, packet.src, icmp.type, icmp.code))
         if isinstance(icmp.payload, IPv4) and icmp.payload.proto in (IPPROTO_TCP, IPPROTO_UDP):
             from ctrnet.backends.sim.sockets import transport_err
 

@@ -86,13 +86,14 @@ class NfState:
             or any(isinstance(m, ConntrackMatch) for m in rule.matches)
             for table in rules.tables.values() for chain in table.chains.values()
             for rule in chain.rules)
-        # A built-in chain without rules and with policy ACCEPT changes nothing (its policy
-        # counters never move on this kernel): such hooks are skipped.
+        # A built-in chain without rules, with policy ACCEPT and without policy counters
+        # changes nothing: such hooks are skipped.
         self._plans = {}
         self._active = frozenset(
             (table.name, chain.name) for table in rules.tables.values()
             for chain in table.chains.values()
-            if chain.builtin and (chain.rules or chain.policy is not Policy.ACCEPT))
+            if chain.builtin and (chain.rules or chain.policy is not Policy.ACCEPT
+                                  or chain.counted))
 
     def tracking(self) -> bool:
         """Conntrack runs in a namespace while some rule needs it (a conntrack/state match or

@@ -128,7 +128,12 @@ def run_sim(script: str) -> str:
 #: model IPv6); the sandbox does the same for itself and for every `ip netns add`, or the
 #: kernel's side would show link-local addresses, MLD groups and bridge entries learnt from
 #: router solicitations that no ctrnet world has.
-_NO_IPV6 = "net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1"
+_NO_IPV6 = ("net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 "
+            # A new namespace copies IPv4's conf/all and conf/default from the machine's own
+            # (net.core.devconf_inherit_init_net=0): a host that forwards would make every
+            # sandbox namespace forward. The simulator's namespaces start as the kernel's
+            # defaults; so does the sandbox, whatever this machine is set to.
+            "net.ipv4.conf.all.forwarding=0 net.ipv4.conf.default.forwarding=0")
 _IP_WRAPPER = f"""#!/bin/sh
 PATH=${{PATH#/run/ctrnet:}}
 ip "$@"; status=$?

@@ -15,9 +15,11 @@ import time
 from collections.abc import Callable
 
 from ctrnet.cmdline.context import CommandFailed, Context, Unsupported
+from ctrnet.cmdline.xtables_getopt import canonical_argv
 from ctrnet.errors import CtrnetError, InvalidConfig
 from ctrnet.netfilter.listing import save_table
 from ctrnet.netfilter.model import TABLE_ORDER
+from ctrnet.netfilter.parse import Verb, parse_command
 
 VERSION = "v1.8.9 (nf_tables)"
 
@@ -31,6 +33,9 @@ def _failure(err: CtrnetError) -> CommandFailed:
     message = str(err.args[0]) if err.args else str(err)
     banner = f"iptables {VERSION}: "
     if isinstance(err, InvalidConfig):
+        if message.startswith("Bad argument `"):
+            # iptables 1.8.9 reports a stray word without its program banner.
+            return CommandFailed(f"{message}\n{_hint('iptables')}", 2)
         return CommandFailed(f"{banner}{message}\n{_hint('iptables')}", 2)
     if message.startswith(" "):
         # An nf_tables batch the kernel refused ("RULE_APPEND failed (Invalid argument)").
@@ -64,7 +69,7 @@ def _strip_wait(args: list[str]) -> list[str]:
 
 
 def iptables(argv: list[str], ctx: Context) -> int:
-    args = _strip_wait(argv)
+    args = _strip_wait(canonical_argv(argv))
     if args in (["-V"], ["--version"]):
         ctx.out(f"iptables {VERSION}\n")
         return 0
@@ -72,7 +77,10 @@ def iptables(argv: list[str], ctx: Context) -> int:
         raise Unsupported("iptables", "-h")
     ruleset = ctx.ruleset("iptables")
     try:
-        ctx.out(ruleset.run(args))
+        command = parse_command(args)
+        if command.verb is Verb.LIST and command.rulenum is not None:
+            raise Unsupported("iptables", "-L CHAIN RULENUM (one rule's line)")
+        ctx.out(ruleset.execute(command))
     except CtrnetError as err:
         raise _failure(err) from err
     return 0

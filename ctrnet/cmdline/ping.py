@@ -14,7 +14,7 @@ import os
 from ctrnet.cmdline.context import CommandFailed, Context, Unsupported
 from ctrnet.cmdline.getopts import parse_short
 from ctrnet.errors import CtrnetError
-from ctrnet.types import PingResult
+from ctrnet.types import PingError, PingResult
 
 #: iputils' default wait for replies once the last request is out (MAXWAIT).
 DEFAULT_WAIT = 10.0
@@ -124,21 +124,48 @@ def main(argv: list[str], ctx: Context) -> int:
     return 1 if failed else 0
 
 
+#: iputils' words for ICMP_DEST_UNREACH codes (ping4_common.c, pr_icmph).
+_UNREACH = {
+    0: "Destination Net Unreachable", 1: "Destination Host Unreachable",
+    2: "Destination Protocol Unreachable", 3: "Destination Port Unreachable",
+    5: "Source Route Failed", 6: "Destination Net Unknown", 7: "Destination Host Unknown",
+    8: "Source Host Isolated", 9: "Destination Net Prohibited",
+    10: "Destination Host Prohibited", 11: "Destination Net Unreachable for Type of Service",
+    12: "Destination Host Unreachable for Type of Service", 13: "Packet filtered",
+    14: "Precedence Violation", 15: "Precedence Cutoff",
+}
+_ICMP_DEST_UNREACH = 3
+_ICMP_TIME_EXCEEDED = 11
+
+
+def _error_words(error: PingError) -> str:
+    if error.type == _ICMP_DEST_UNREACH and error.code in _UNREACH:
+        return _UNREACH[error.code]
+    if error.type == _ICMP_TIME_EXCEEDED:
+        return "Time to live exceeded" if error.code == 0 else "Frag reassembly time exceeded"
+    raise Unsupported("ping", f"printing ICMP error type {error.type} code {error.code}")
+
+
 def report(result: PingResult, source: str = "", *, quiet: bool = False,
            interval: float = 1.0) -> str:
     """Everything iputils prints on stdout for a finished run."""
     text = f"PING {result.dst} ({result.dst}) {source}56(84) bytes of data.\n"
-    # Replies are numbered in order: the Backend reports how many came back, not which.
     ttls = list(result.ttls[: result.received])
     ttls += [64] * (result.received - len(ttls))
+    # Without the answered sequence numbers, replies are numbered in order.
+    replied = result.replied if result.replied is not None else range(1, len(ttls) + 1)
+    lines = [(seq, f"64 bytes from {result.dst}: icmp_seq={seq} ttl={ttl} time=0.000 ms\n")
+             for seq, ttl in zip(replied, ttls, strict=False)]
+    lines += [(error.seq, f"From {error.origin} icmp_seq={error.seq} {_error_words(error)}\n")
+              for error in result.errors]
     if not quiet:
-        for seq, ttl in enumerate(ttls, start=1):
-            text += f"64 bytes from {result.dst}: icmp_seq={seq} ttl={ttl} time=0.000 ms\n"
+        text += "".join(line for _, line in sorted(lines, key=lambda item: item[0]))
     loss = (result.sent - result.received) * 100.0 / result.sent if result.sent else 0.0
     elapsed = round(max(result.sent - 1, 0) * interval * 1000)
+    errors = f"+{len(result.errors)} errors, " if result.errors else ""
     text += (
         f"\n--- {result.dst} ping statistics ---\n"
-        f"{result.sent} packets transmitted, {result.received} received, "
+        f"{result.sent} packets transmitted, {result.received} received, {errors}"
         f"{loss:g}% packet loss, time {elapsed}ms\n"
     )
     if result.received:

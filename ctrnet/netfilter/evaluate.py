@@ -96,7 +96,8 @@ _OUTCOMES_MAX = 4096
 
 
 class _Compiled:
-    __slots__ = ("name", "builtin", "policy", "policy_counters", "rules", "preds", "actions",
+    __slots__ = ("name", "builtin", "policy", "policy_counters", "counted", "rules", "preds",
+                 "actions",
                  "counters", "index", "all_bits", "refs", "outcomes", "blocks")
 
     def __init__(self, chain: Chain) -> None:
@@ -104,6 +105,7 @@ class _Compiled:
         self.builtin = chain.builtin
         self.policy = Verdict(chain.policy.value) if chain.policy else None
         self.policy_counters = chain.policy_counters
+        self.counted = chain.counted
         self.rules = list(chain.rules)
         self.preds: list[Pred | None] = [rule_pred(r) for r in chain.rules]
         self.actions = [_action(r) for r in chain.rules]
@@ -284,7 +286,7 @@ def evaluate(ruleset: Ruleset, table: str, chain: str, packet: Packet, *,
             if start.policy is None:
                 return Outcome(Verdict.RETURN, None, None, mark, logs=tuple(logs), traced=traced)
             current = start
-        if count and ruleset.counts_policy:
+        if count and (ruleset.counts_policy or current.counted):
             current.policy_counters.packets += 1
             current.policy_counters.bytes += length
         if traced:

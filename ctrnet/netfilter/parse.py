@@ -275,10 +275,13 @@ def _finish(verb: Verb, table: str, positional: list[str], builder: _RuleBuilder
     if verb in _RULE_VERBS or verb in (Verb.NEW_CHAIN, Verb.POLICY, Verb.RENAME):
         if chain is None:
             raise param_problem(f"{verb.value} requires a chain name")
-    if verb in (Verb.INSERT, Verb.DELETE, Verb.REPLACE, Verb.ZERO, Verb.LIST_RULES) and rest:
-        rulenum = _int_arg(rest.pop(0), "Invalid rule number")
-        if rulenum < 1:
-            raise param_problem(f"Invalid rule number `{rulenum}'")
+    if verb in (Verb.INSERT, Verb.DELETE, Verb.REPLACE, Verb.ZERO, Verb.LIST_RULES,
+                Verb.LIST) and rest:
+        word = rest.pop(0)
+        # parse_rulenumber() of iptables 1.8.9: one message for garbage and for 0.
+        if not word.isdigit() or int(word) < 1:
+            raise param_problem(f"Invalid rule number `{word}'")
+        rulenum = int(word)
     if verb == Verb.REPLACE and rulenum is None:
         raise param_problem("-R requires a rule number")
     if verb == Verb.POLICY:

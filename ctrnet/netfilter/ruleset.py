@@ -39,6 +39,10 @@ class Chain:
     rules: list[Rule] = field(default_factory=list)
     counters: list[Counters] = field(default_factory=list)
     policy_counters: Counters = field(default_factory=Counters)
+    #: Whether the policy counts what it decides. iptables-nft creates a base chain without
+    #: counters; setting its policy (`-P`, or a `:CHAIN POLICY` line of iptables-restore)
+    #: gives it NFTA_CHAIN_COUNTERS, and from then on the kernel counts (seen on 6.18).
+    counted: bool = False
 
     @property
     def builtin(self) -> bool:
@@ -65,7 +69,7 @@ class Table:
         return Table(self.name, {n: Chain(c.name, c.policy, list(c.rules),
                                           [Counters(k.packets, k.bytes) for k in c.counters],
                                           Counters(c.policy_counters.packets,
-                                                   c.policy_counters.bytes))
+                                                   c.policy_counters.bytes), c.counted)
                                  for n, c in self.chains.items()})
 
     def references(self, name: str) -> int:
@@ -168,8 +172,10 @@ class Ruleset:
                 raise from_errno(errno.EEXIST, "Chain already exists.")
             table.chains[cmd.chain] = Chain(cmd.chain)
         elif verb == Verb.DELETE_CHAIN:
+            # Without a name, iptables-nft 1.8.9 deletes every user chain and every empty
+            # built-in one (which then reads back as fresh, its policy counters gone).
             names = [cmd.chain] if cmd.chain else [c.name for c in table.chains.values()
-                                                   if not c.builtin]
+                                                   if not c.builtin or not c.rules]
             for name in names:
                 self._delete_chain(table, name)
         elif verb == Verb.FLUSH:
@@ -222,8 +228,10 @@ class Ruleset:
         if policy not in ("ACCEPT", "DROP"):
             raise from_errno(errno.EINVAL, "Bad policy name.")
         chain.policy = Policy(policy)
-        if counters is not None:
-            chain.policy_counters = Counters(*counters)
+        chain.counted = True
+        # iptables-nft sends the policy with counters: the given ones (-c, restore -c), else
+        # zeros, so setting a policy restarts its count.
+        chain.policy_counters = Counters(*counters) if counters is not None else Counters()
 
     def _rename(self, table: Table, old: str, new: str) -> None:
         chain = table.chains.get(old)

@@ -1,9 +1,14 @@
 """`nc` (OpenBSD netcat as Debian ships it) on the simulated world.
 
 `nc -l [-p] PORT` listens in the shim's namespace and blocks — without the world lock — until
-a client has connected and hung up, then prints what it received (TCP), or prints datagrams
-as they come (UDP, until the run ends it). `nc HOST PORT` connects, sends its stdin and
-hangs up; `-z` only connects, `-w` bounds the wait on the virtual clock, `-v` says how it went.
+a client has connected and hung up. Like the real one it accepts one connection (then stops
+listening), sends it what its own stdin holds (read to EOF first, a terminal counts as empty),
+prints what it received (TCP), and hangs up when the client does; with -N it also hangs up
+its own side after sending. UDP: prints datagrams as they come (until the run ends it).
+`nc HOST PORT` connects (from -p PORT if given), sends its stdin and hangs up; `-z` only
+connects, `-w` bounds the wait on the virtual clock, `-v` says how it went — on the listener,
+"Listening on"/"Bound on" and "Connection received on" with -n, or, without -n, the failed
+reverse lookup a namespace without a name server gets.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from functools import partial
 from ctrnet.backends.sim.cmdline.scheduler import Cancelled
 from ctrnet.backends.sim.cmdline.server import Invocation, Server
 from ctrnet.backends.sim.cmdline.tools import namespace_exists_in
-from ctrnet.backends.sim.sockets import SimListener
+from ctrnet.backends.sim.packet import IPPROTO_TCP, IPPROTO_UDP, ip_str
+from ctrnet.backends.sim.sockets import SimListener, sockets
 from ctrnet.backends.sim.tcp import TcpConn
-
 from ctrnet.cmdline.context import CommandFailed, Unsupported
 from ctrnet.errors import CtrnetError
 from ctrnet.types import ConnectOutcome, Endpoint, Proto
@@ -35,21 +40,43 @@ _FAILURES = {
 }
 
 
+#: What getnameinfo(3) says in a namespace that reaches no name server: `nc -v` without -n
+#: prints it instead of each address it would name.
+_NO_NAMES = "nc: getnameinfo: Temporary failure in name resolution\n"
+
+
 class NcListener(SimListener):
     """A listener that keeps what it receives and, unlike the probes' listener, does not
-    answer a byte count: the far end sees what a real `nc -l` sends (nothing)."""
+    answer a byte count: the far end gets what the real `nc -l` sends, its stdin."""
 
     conns: list[TcpConn]
     datagrams: list[bytes]
     done: bool
+    #: The listener's stdin, once read to EOF (None while it is still being read).
+    payload: bytes | None
+    close_after_send: bool
 
     def accepted(self, conn: TcpConn) -> None:
         super().accepted(conn)
         self.conns.append(conn)
+        if len(self.conns) == 1:
+            # OpenBSD nc without -k closes its listening socket once it has a connection:
+            # a second client is refused.
+            self.table.unlisten(self)
+        if self.payload is not None:
+            self.send(conn)
+
+    def send(self, conn: TcpConn) -> None:
+        assert self.payload is not None
+        if self.payload:
+            conn.write(self.payload)
+        if self.close_after_send:
+            conn.shutdown()
 
     def eof(self, conn: TcpConn) -> None:
-        # OpenBSD nc: the peer's FIN ends the session (stdin is at EOF in a script).
-        conn.shutdown()
+        # OpenBSD nc: the peer's FIN ends the session; it closes its side and exits.
+        if not self.close_after_send:
+            conn.shutdown()
         self.done = True
 
     def datagram(self, world: object, packet: object, udp: object) -> None:
@@ -72,6 +99,8 @@ class NcArgs:
     close_on_eof: bool = False
     port: int | None = None
     host: str | None = None
+    numeric: bool = False
+    source_port: int | None = None
 
 
 def parse(argv: list[str]) -> NcArgs:
@@ -91,7 +120,7 @@ def parse(argv: list[str]) -> NcArgs:
                         raise CommandFailed(f"nc: option requires an argument -- '{flag}'\n"
                                             + _USAGE, 1)
                     if flag == "p":
-                        args.port = _port(value)
+                        args.source_port = _port(value)
                     elif flag == "q":
                         args.close_on_eof = True  # the quit delay itself is not modelled
                     else:
@@ -106,13 +135,17 @@ def parse(argv: list[str]) -> NcArgs:
                     args.verbose = True
                 elif flag == "N":
                     args.close_on_eof = True
-                elif flag in "n4":
-                    pass  # numeric only / IPv4: what the simulator does anyway
+                elif flag == "n":
+                    args.numeric = True
+                elif flag == "4":
+                    pass  # IPv4: what the simulator does anyway
                 else:
                     raise Unsupported("nc", f"option -{flag}")
         else:
             positional.append(word)
     if args.listen:
+        # -l -p PORT (the traditional form) or -l [HOST] PORT.
+        args.port, args.source_port = args.source_port, None
         if len(positional) == 2:
             args.host, args.port = positional[0], _port(positional[1])
         elif len(positional) == 1 and args.port is None:
@@ -166,15 +199,31 @@ def listen(server: Server, inv: Invocation, args: NcArgs) -> int:
         listener.__class__ = NcListener
         assert isinstance(listener, NcListener)
         listener.conns, listener.datagrams, listener.done = [], [], False
+        listener.payload, listener.close_after_send = None, args.close_on_eof
         if args.verbose:
-            inv.stderr.write(f"Listening on {args.host or '0.0.0.0'} {args.port}\n")
+            verb = "Bound" if args.udp else "Listening"
+            inv.stderr.write(_named(args, f"{verb} on {args.host or '0.0.0.0'} {args.port}\n"))
+    server.flush(inv)
     try:
         if args.udp:
-            return _serve_udp(server, inv, listener)
-        server.scheduler.wait_for(inv.pid, lambda: listener.done or not namespace_exists_in(
+            return _serve_udp(server, inv, listener, args)
+        payload = _read_stdin(server, inv)
+        with server.lock:
+            listener.payload = payload
+            for conn in listener.conns:
+                listener.send(conn)
+            server.backend.world.run()
+            server.scheduler.changed()
+        # Done when the client hangs up (with -N our FIN may have gone first: then the
+        # connection is past the state in which the listener hears of the peer's).
+        server.scheduler.wait_for(inv.pid, lambda: listener.done or any(
+            conn.peer_fin for conn in listener.conns) or not namespace_exists_in(
             server, listener.ns))
         with server.lock:
-            for conn in listener.conns:
+            for conn in listener.conns[:1]:
+                if args.verbose:
+                    inv.stderr.write(_named(args, f"Connection received on "
+                                                  f"{ip_str(conn.raddr)} {conn.rport}\n"))
                 inv.stdout.write(bytes(conn.rx_bytes).decode(errors="replace"))
         return 0
     finally:
@@ -182,12 +231,30 @@ def listen(server: Server, inv: Invocation, args: NcArgs) -> int:
             listener.close()
 
 
-def _serve_udp(server: Server, inv: Invocation, listener: NcListener) -> int:
+def _named(args: NcArgs, line: str) -> str:
+    """A -v line that names an address: as is with -n, else the failed reverse lookup."""
+    return line if args.numeric else _NO_NAMES
+
+
+def _read_stdin(server: Server, inv: Invocation) -> bytes:
+    """The invocation's stdin to EOF; a terminal counts as empty (nobody types into a
+    listener started in the background, and the simulator cannot relay keystrokes)."""
+    fd = inv.fds.get(0)
+    if fd is None or os.isatty(fd):
+        return b""
+    return server.scheduler.blocked_reading(inv.pid, fd, inv.read_stdin).encode()
+
+
+def _serve_udp(server: Server, inv: Invocation, listener: NcListener, args: NcArgs) -> int:
     shown = 0
     while True:
         server.scheduler.wait_for(inv.pid, partial(_more_than, listener.datagrams, shown))
         with server.lock:
             fresh = listener.datagrams[shown:]
+            if shown == 0 and args.verbose:
+                peer = listener.peers()[0]
+                inv.stderr.write(_named(args, f"Connection received on {peer.ip} "
+                                              f"{peer.port}\n"))
             shown = len(listener.datagrams)
         for data in fresh:
             inv.stdout.write(data.decode(errors="replace"))
@@ -211,13 +278,24 @@ def connect(server: Server, inv: Invocation, args: NcArgs) -> int:
     assert args.host is not None and args.port is not None
     timeout = args.wait if args.wait is not None else (SYN_TIMEOUT if not args.udp else 0.0)
     with server.lock:
+        ns = inv.ns or server.backend.host_ns
+        table = sockets(server.backend.world, server.backend.world.ns(ns))
+        following = table.next_port
+        if args.source_port is not None:
+            # bind(2) to -p PORT before connecting: the port the next ephemeral pick returns.
+            number = IPPROTO_UDP if args.udp else IPPROTO_TCP
+            if args.source_port in {key[2] for key in table.conns if key[0] == number}:
+                raise CommandFailed("nc: Address already in use\n", 1)
+            table.next_port = args.source_port
         try:
-            result = server.backend.connect(inv.ns or server.backend.host_ns, proto, args.host,
-                                            args.port, timeout=timeout, payload=payload)
+            result = server.backend.connect(ns, proto, args.host, args.port, timeout=timeout,
+                                            payload=payload)
         except CtrnetError as err:
             raise CommandFailed(f"nc: getaddrinfo for host \"{args.host}\" port {args.port}: "
                                 "Name or service not known\n", 1) from err
         finally:
+            if args.source_port is not None:
+                table.next_port = following
             server.scheduler.changed()
     where = f"{args.host} port {args.port} ({proto})"
     if result.outcome is ConnectOutcome.CONNECTED or (

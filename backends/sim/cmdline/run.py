@@ -25,9 +25,10 @@ from ctrnet.backends.sim.cmdline import client, procs
 from ctrnet.backends.sim.cmdline.server import Server
 from ctrnet.backends.sim.cmdline.tools import default_tools
 
-#: The names the shims answer to, first on the run's PATH.
-SHIMS = ("ip", "bridge", "iptables", "iptables-save", "iptables-restore", "ebtables",
-         "sysctl", "tc", "ping", "nc", "sleep", "nsenter", "tcpdump")
+#: The names the shims answer to, first on the run's PATH: every tool of the server's table,
+#: simulated or refused (backends/sim/cmdline/refused.py), so that no network tool a learner
+#: types runs for real against a namespace that is not the simulated one.
+SHIMS = tuple(default_tools())
 #: Set in the run's environment so scripts (and prompts) can tell they are simulated.
 MARKER_ENV = "CTRNET_SIM"
 
@@ -57,12 +58,18 @@ def simulator(state_dir: str | None) -> Iterator[tuple[Server, dict[str, str]]]:
         shim_dir.mkdir()
         install_shims(shim_dir)
         server = Server(backend, str(private / "sock"), str(shim_dir), default_tools())
+        server.state_dir = state_dir
         server.start()
         env = dict(os.environ)
         env["PATH"] = f"{shim_dir}{os.pathsep}{env.get('PATH', os.defpath)}"
         env[client.SOCKET_ENV] = server.socket_path
         env[client.NS_ENV] = ""
         env[MARKER_ENV] = "1"
+        guard = private / "bash-guard"
+        guard.write_text(_bash_guard(env.get("BASH_ENV")), encoding="utf-8")
+        env["BASH_ENV"] = str(guard)
+        if os.geteuid() == 0 and not guarded(["true"])[1:]:
+            env["CTRNET_SIM_SKIP_SYS_WRITES"] = "1"
         yield server, env
         with server.lock:
             if state_dir:
@@ -99,11 +106,48 @@ def _shown(proc: procs.Proc) -> str:
 
 #: Run as root, a script's `echo 1 > /proc/sys/…` (the guide has one) would change the real
 #: host, which the simulator cannot intercept: the command then runs in a private mount
-#: namespace where /proc/sys is read-only, so such a write fails loudly instead — and in an
-#: empty network namespace, so a real network program (curl, a Python socket) reaches
-#: nothing rather than the host's network. The shims' unix socket is a path: it still works.
+#: namespace where /proc/sys and /sys are read-only, so such a write fails loudly instead —
+#: and in an empty network namespace, so a real network program (curl, a Python socket)
+#: reaches nothing rather than the host's network. /proc/sys/net and /sys/class/net are
+#: hidden under empty read-only mounts: what they would show is the real kernel's, not the
+#: simulated world's, so reading them fails ("No such file or directory") rather than answer
+#: wrongly. The shims' unix socket is a path: it still works.
 _READ_ONLY_PROC_SYS = ('mount --bind /proc/sys /proc/sys && '
-                      'mount -o remount,bind,ro /proc/sys && exec "$@"')
+                      'mount -o remount,bind,ro /proc/sys && '
+                      'mount -t tmpfs -o ro,size=4k ctrnet-sim /proc/sys/net && '
+                      'mount --bind /sys /sys && mount -o remount,bind,ro /sys && '
+                      'mount -t tmpfs -o ro,size=4k ctrnet-sim /sys/class/net && exec "$@"')
+
+#: Sourced by every bash of the run ($BASH_ENV; the interactive shell's rc file too): a DEBUG
+#: trap that sees a redirection or `tee` into /proc/sys or /sys before it runs and names the
+#: simulated way, `sysctl -w`. The write itself then fails as the host makes it fail (read-only
+#: file system under the guard, permission denied without root). Where nothing would make it
+#: fail — root that could not unshare — the trap skips the command (extdebug) instead.
+#: dash (`sh`) has no such hook: there the write fails with the system's message only.
+_BASH_GUARD = r"""
+__ctrnet_sim_sys_guard() {
+  local end='[^[:space:];|&<>]'
+  local re="(>|>>|>\\||tee([[:space:]]+-[-[:alnum:]]+)*)[[:space:]]*(/proc/sys/$end+|/sys/$end*)"
+  if [[ $BASH_COMMAND =~ $re ]]; then
+    local path=${BASH_REMATCH[3]} key=
+    case $path in /proc/sys/*) key=${path#/proc/sys/}; key=${key//\//.};; esac
+    printf 'ctrnet sim: %s: writes to /proc/sys and /sys are not simulated: use sysctl -w %s\n' \
+      "$path" "${key:-KEY}=VALUE" >&2
+    [ -n "${CTRNET_SIM_SKIP_SYS_WRITES-}" ] && { shopt -s extdebug; return 1; }
+  elif [[ $BASH_COMMAND =~ (^|[[:space:]=\"\'])(/proc/sys/net/$end*|/sys/class/net$end*) ]]; then
+    printf 'ctrnet sim: %s: the simulated world has no such files: use sysctl or ip -d link\n' \
+      "${BASH_REMATCH[2]}" >&2
+  fi
+  return 0
+}
+trap __ctrnet_sim_sys_guard DEBUG
+"""
+
+
+def _bash_guard(user_bash_env: str | None) -> str:
+    """The run's $BASH_ENV: the user's own first (it may set traps of its own), then ours."""
+    own = f'. {shlex.quote(user_bash_env)}\n' if user_bash_env else ""
+    return own + _BASH_GUARD
 
 
 def guarded(argv: list[str]) -> list[str]:
@@ -157,6 +201,7 @@ def run_shell(state_dir: str | None = None) -> int:
             rcfile.write_text(
                 "[ -f /etc/bash.bashrc ] && . /etc/bash.bashrc\n"
                 "[ -f ~/.bashrc ] && . ~/.bashrc\n"
+                f". {shlex.quote(env['BASH_ENV'])}\n"
                 # A user's rc may rebuild PATH or PS1: the simulator's come last.
                 f"PATH={shlex.quote(env['PATH'])}\n"
                 f"PS1={shlex.quote(prompt)}\n", encoding="utf-8")

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from ctrnet.backends.sim.cmdline.scheduler import Cancelled
 from ctrnet.backends.sim.cmdline.server import ExecRequested, Invocation, Server, Tool
-
 from ctrnet.cmdline import TOOLS as FRONT_ENDS
 from ctrnet.cmdline import sleep as sleep_tool
 from ctrnet.cmdline.context import CommandFailed, Context, Unsupported, namespace_exists
@@ -151,10 +150,15 @@ def nsenter(server: Server, inv: Invocation) -> int:
 
 def default_tools() -> dict[str, Tool]:
     """The server's table: every shim name and the function that answers it."""
-    from ctrnet.backends.sim.cmdline import netcat  # netcat builds on this module
+    from ctrnet.backends.sim.cmdline import ctrnet_tool, netcat, refused  # they build on this
 
     tools: dict[str, Tool] = {name: front_end for name in FRONT_ENDS if name != "sleep"}
     tools["sleep"] = sleep
     tools["nsenter"] = nsenter
-    tools["nc"] = netcat.run
+    tools["ctrnet"] = ctrnet_tool.run  # world commands act on the run's world
+    # Debian's `nc` is an alternative for nc.openbsd; `netcat` names the same program.
+    for name in ("nc", "nc.openbsd", "netcat"):
+        tools[name] = netcat.run
+    for name in refused.UNSIMULATED:
+        tools.setdefault(name, refused.refuse)
     return tools
