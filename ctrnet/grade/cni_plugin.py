@@ -17,6 +17,8 @@ from typing import Any
 
 from ctrnet.errors import AlreadyExists, CtrnetError, InvalidConfig, NotFound, PoolExhausted
 from ctrnet.grade.remote import SOCKET_ENV, RemoteBackend
+from ctrnet.manager import NetworkManager
+from ctrnet.network import EndpointSpec, NetworkSpec
 
 CNI_VERSION = "1.0.0"
 
@@ -52,9 +54,7 @@ def _env(name: str, *, required: bool = True) -> str:
     return value
 
 
-def _network_spec(conf: dict[str, Any]) -> Any:
-    from ctrnet.network import NetworkSpec
-
+def _network_spec(conf: dict[str, Any]) -> NetworkSpec:
     ipam = conf.get("ipam") or {}
     if not ipam.get("subnet"):
         raise CniError(7, "ipam.subnet is missing from the network config")
@@ -85,9 +85,6 @@ class _Containers:
 
 def run(command: str, conf: dict[str, Any]) -> dict[str, Any] | None:
     """One CNI command; the result to print, if any."""
-    from ctrnet.manager import NetworkManager
-    from ctrnet.network import EndpointSpec
-
     socket_path = os.environ.get(SOCKET_ENV)
     if not socket_path:
         raise CniError(5, "ctrnet-cni acts on a world ctrnet serves: run it under "

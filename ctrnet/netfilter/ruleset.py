@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ctrnet.errors import CtrnetError, InvalidArgument, InvalidConfig, from_errno
 from ctrnet.netfilter.model import (
@@ -398,14 +398,10 @@ class Ruleset:
 
 
 def _with_table(cmd: Command, table: str) -> Command:
-    from dataclasses import replace
-
     return replace(cmd, table=table)
 
 
 def _retarget(rule: Rule, old: str, new: str) -> Rule:
-    from dataclasses import replace
-
     if isinstance(rule.target, Jump) and rule.target.chain == old:
         return replace(rule, target=Jump(new, rule.target.goto))
     return rule

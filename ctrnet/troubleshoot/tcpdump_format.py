@@ -7,6 +7,7 @@ for comparing one exchange captured on two backends.
 from __future__ import annotations
 
 import time as _time
+from dataclasses import replace
 
 from ctrnet.troubleshoot.pcap import Record
 from ctrnet.troubleshoot.wire import (
@@ -197,6 +198,4 @@ def summary(d: Decoded) -> str:
 
 
 def _without_ids(d: Decoded) -> Decoded:
-    from dataclasses import replace
-
     return replace(d, icmp_id=0, quoted_dport=d.quoted_dport)
