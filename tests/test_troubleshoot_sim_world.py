@@ -104,3 +104,22 @@ def test_outside_a_kept_world_held_by_a_shell_is_named_not_waited_for(tmp_path: 
     done = subprocess.run([*CTRNET, "doctor"], env=_env(tmp_path), cwd=tmp_path,
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_veth_moved_into_the_wrong_namespace_goes_back_by_pid(tmp_path: Path) -> None:
+    # iproute2's `netns PID`: the namespace that process runs in. init's (1) and the
+    # shell's own ($$) are the host's; inside `ip netns exec b`, a process is in b.
+    done = sim_exec(tmp_path, "ip netns add a; ip netns add b\n"
+                    "ip link add veth0 type veth peer name veth1\n"
+                    "ip link set veth1 netns b\n"
+                    "ip -n b link set veth1 netns 1 && ip -br link show veth1\n"
+                    "ip link set veth1 netns a && ip -n a link set veth1 netns $$ && "
+                    "ip -br link show veth1\n"
+                    "ip netns exec a sh -c 'echo $$ > pid; exec sleep 1000' &\n"
+                    "while [ ! -s pid ]; do :; done\n"
+                    "ip link set veth0 netns $(cat pid) && ip -n a -br link show veth0\n"
+                    "kill %1\n"
+                    "ip link set veth1 netns 4194305; echo gone=$?\n")
+    assert done.stdout.count("veth1@veth0") == 2, done.stdout + done.stderr
+    assert "veth0@" in done.stdout.splitlines()[2]
+    assert "gone=2" in done.stdout and "RTNETLINK answers: No such process" in done.stderr

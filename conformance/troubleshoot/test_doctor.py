@@ -129,6 +129,8 @@ BREAKAGES: dict[str, tuple[Breakage, str, str]] = {
                                            f"addr add {GATEWAY}/24 dev {BRIDGE}"),
     "container end in the host": (lambda b, t: b.link_set_netns(t.c1.ns, "eth0", t.host),
                                   "veth-wrong-namespace", "netns {c1}"),
+    "host end in a container": (lambda b, t: b.link_set_netns(t.host, t.c1.port, t.c2.ns),
+                                "veth-wrong-namespace", "link set veth1 netns "),
     "host end not enslaved": (lambda b, t: b.link_set_master(t.host, t.c1.port, None),
                               "veth-not-enslaved", f"master {BRIDGE}"),
     "container end down": (lambda b, t: b.link_set_up(t.c1.ns, "eth0", False),

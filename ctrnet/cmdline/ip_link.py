@@ -36,6 +36,29 @@ _MAC = re.compile(r"^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}$")
 _BRIDGE_TIMES = ("forward_delay", "ageing_time")
 
 
+#: Set by `ip netns exec` / `nsenter` of the simulated command line in the environment of
+#: the command it runs: the simulated namespace that process is in (no variable: the host).
+_SIM_NS_ENV = b"CTRNET_SIM_NS="
+
+
+def _pid_namespace(ctx: Context, pid: int) -> str:
+    """The simulated namespace process `pid` runs in: the one `ip netns exec` put it in,
+    else the host namespace, where the shell and every process outside it live."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            environ = handle.read().split(b"\0")
+    except FileNotFoundError:
+        raise CommandFailed("RTNETLINK answers: No such process\n", 2) from None
+    except OSError:
+        return ctx.backend.host_ns  # another user's process (init): not one of the run's
+    for item in environ:
+        if item.startswith(_SIM_NS_ENV):
+            ns = item[len(_SIM_NS_ENV):].decode(errors="replace")
+            if ns and namespace_exists(ctx, ns):
+                return ns
+    return ctx.backend.host_ns
+
+
 @dataclass
 class LinkArgs:
     """What iplink_parse() collects from one `ip link add|set` command line."""
@@ -87,10 +110,12 @@ def parse_link_args(ctx: Context, argv: list[str]) -> LinkArgs:
             args.mtu = parse_uint(r.value(), "mtu")
         elif word == "netns":
             args.netns = r.value()
-            if args.netns.isdigit():
-                raise unsupported("netns PID")
             if not namespace_exists(ctx, args.netns):
-                raise invarg('Invalid "netns" value\n', args.netns)
+                if not args.netns.isdigit():
+                    raise invarg('Invalid "netns" value\n', args.netns)
+                # iproute2 tries the name first, then a PID: the namespace that process
+                # runs in (`netns 1`: init's, the way back to the host).
+                args.netns = _pid_namespace(ctx, int(args.netns))
         elif matches(word, "master"):
             args.master = r.value()
             if args.master not in {link.name for link in ctx.backend.link_list(ctx.ns)}:

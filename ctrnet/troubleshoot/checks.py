@@ -52,7 +52,7 @@ def check_veth(doc: Doctor) -> None:
                              f"{c.ifname} は名前空間 {c.ns} ではなく {elsewhere} にある: "
                              f"{c.ns} で実行したコマンドからは見えない"),
                          doc.cmd(elsewhere,
-                                 f"ip link set {c.ifname} netns {doc.ns_name(c.ns)}"))
+                                 f"ip link set {c.ifname} netns {doc.netns_target(c.ns)}"))
             else:
                 doc.find("veth-missing", ERROR, f"{c.ns} {c.ifname}",
                          say(f"{c.ifname} does not exist in {c.ns} (nor anywhere else)",
@@ -70,7 +70,7 @@ def check_veth(doc: Doctor) -> None:
                          f"{c.ns}: the host end was never moved to the host",
                          f"veth ペアの両端（{c.ifname}, {here.peer}）が {c.ns} にある: "
                          "ホスト側の端がホストに移されていない"),
-                     doc.cmd(c.ns, f"ip link set {here.peer} netns {doc.ns_name(doc.host)}"))
+                     doc.cmd(c.ns, f"ip link set {here.peer} netns {doc.netns_target(doc.host)}"))
         host_end = c.host_ifname or (here.peer if here.peer_ns == doc.host else None)
         if host_end is None:
             continue
@@ -83,7 +83,7 @@ def check_veth(doc: Doctor) -> None:
                              f"{doc.host}",
                              f"ホスト側の端 {host_end} が {doc.host} ではなく {holder} にある"),
                          doc.cmd(holder,
-                                 f"ip link set {host_end} netns {doc.ns_name(doc.host)}"))
+                                 f"ip link set {host_end} netns {doc.netns_target(doc.host)}"))
             continue
         if not peer.up:
             doc.find("veth-down", ERROR, f"{doc.host} {host_end}",

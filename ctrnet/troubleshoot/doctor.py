@@ -150,6 +150,11 @@ class Doctor:
         """How a command typed by the user names namespace `ns`."""
         return self.real(ns) if self.real is not None else ns
 
+    def netns_target(self, ns: str) -> str:
+        """What `ip link set DEV netns X` takes to move a device into `ns`. The simulator's
+        host namespace, like a machine's root namespace, has no name: it is init's (PID 1)."""
+        return "1" if self.real is None and ns == self.host else self.ns_name(ns)
+
     def cmd(self, ns: str, command: str) -> str:
         """`command` as the user types it to act in namespace `ns`."""
         return in_ns(self.host, ns, command, self.real)
