@@ -35,7 +35,8 @@ from ctrnet.netfilter.model import (
     Trace,
     Verdict,
 )
-from ctrnet.netfilter.ruleset import Chain, Ruleset
+from ctrnet.netfilter.ruleset import Ruleset
+from ctrnet.netfilter.tables import Chain
 from ctrnet.netfilter.values import ip_str, proto_str
 
 __all__ = ["Packet", "Outcome", "LogEntry", "RuleRef", "evaluate"]

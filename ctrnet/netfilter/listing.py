@@ -41,7 +41,7 @@ from ctrnet.netfilter.render import (
     save_rule_line,
     states_str,
 )
-from ctrnet.netfilter.ruleset import Chain, Table
+from ctrnet.netfilter.tables import Chain, Table
 from ctrnet.netfilter.values import network_list_str, port_range_str, proto_str
 
 __all__ = ["list_rules", "list_table", "save_table", "Chain"]
