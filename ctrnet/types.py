@@ -226,8 +226,19 @@ class TransferResult:
 
 
 @dataclass(frozen=True)
+class QdiscStats:
+    """What `tc -s` shows of a qdisc: bytes and packets sent, drops, overlimits."""
+
+    bytes: int
+    packets: int
+    drops: int
+    overlimits: int
+
+
+@dataclass(frozen=True)
 class Qdisc:
-    """The root qdisc of a device; rate in bits/s, burst in bytes, latency in seconds (tbf)."""
+    """The root qdisc of a device; rate in bits/s, burst in bytes, latency in seconds (tbf).
+    `stats`: None where the backend cannot tell them exactly."""
 
     ns: str
     dev: str
@@ -235,6 +246,7 @@ class Qdisc:
     rate_bps: int | None = None
     burst: int | None = None
     latency: float | None = None
+    stats: QdiscStats | None = None
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,16 @@ import re
 from typing import Any
 
 from ctrnet.backend import Backend
-from ctrnet.cmdline.context import CommandFailed, Context, Unsupported
+from ctrnet.cmdline.context import (
+    CommandFailed,
+    Context,
+    Unsupported,
+    matches,
+    namespace_exists,
+)
 from ctrnet.cmdline.ip_common import dump_json
 from ctrnet.errors import CtrnetError
-from ctrnet.types import Qdisc
+from ctrnet.types import Qdisc, QdiscStats
 
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1 << 20, "mb": 1 << 20,
                "g": 1 << 30, "gb": 1 << 30, "kbit": 1024 / 8, "mbit": (1 << 20) / 8,
@@ -212,7 +218,14 @@ def _entry(q: Qdisc, handle: int) -> dict[str, Any]:
     return entry
 
 
-def qdisc_show(ctx: Context, argv: list[str], json: bool) -> int:
+def _stats(q: Qdisc) -> QdiscStats:
+    if q.stats is None:
+        raise Unsupported("tc", f"-s on this {q.kind} qdisc (it has delayed or dropped "
+                                "frames: the kernel's overlimit count is not modelled)")
+    return q.stats
+
+
+def qdisc_show(ctx: Context, argv: list[str], json: bool, stats: bool = False) -> int:
     dev: str | None = None
     args = list(argv)
     while args:
@@ -236,6 +249,10 @@ def qdisc_show(ctx: Context, argv: list[str], json: bool) -> int:
         if dev is None:
             entry = {"kind": entry.pop("kind"), "handle": entry.pop("handle"),
                      "dev": link.name, **entry}
+        if stats:
+            counts = _stats(q)
+            entry.update(bytes=counts.bytes, packets=counts.packets, drops=counts.drops,
+                         overlimits=counts.overlimits, requeues=0, backlog=0, qlen=0)
         entries.append(entry)
     if json:
         dump_json(ctx, entries)
@@ -248,20 +265,31 @@ def qdisc_show(ctx: Context, argv: list[str], json: bool) -> int:
             line += (f"rate {sprint_rate(o['rate'] * 8)} burst {sprint_size(o['burst'])} "
                      f"lat {sprint_time(o['lat'] / 1e6)} ")
         ctx.out(line + "\n")
+        if stats:
+            ctx.out(f" Sent {e['bytes']} bytes {e['packets']} pkt (dropped {e['drops']}, "
+                    f"overlimits {e['overlimits']} requeues 0) \n backlog 0b 0p requeues 0\n")
     return 0
 
 
 def main(argv: list[str], ctx: Context) -> int:
     args = list(argv)
-    json = False
+    json = stats = False
     while args and args[0].startswith("-"):
         opt = args.pop(0)
         if opt in ("-j", "-json", "--json"):
             json = True
-        elif opt in ("-p", "-pretty", "-s", "-stats", "-d", "-details"):
+        elif opt in ("-s", "-stats", "-statistics"):
+            stats = True
+        elif opt in ("-p", "-pretty", "-d", "-details"):
             raise Unsupported("tc", f"option {opt}")
-        elif opt in ("-n", "-netns") and args:
-            raise Unsupported("tc", "-n NS (use ip netns exec NS tc …)")
+        elif matches(opt, "-netns"):
+            # tc.c tries -netns before -names: "-n" is the namespace.
+            # Without a name tc passes NULL on, which glibc's printf shows as "(null)".
+            ns = args.pop(0) if args else "(null)"
+            if not namespace_exists(ctx, ns):
+                raise CommandFailed(
+                    f'Cannot open network namespace "{ns}": No such file or directory\n', 255)
+            ctx = ctx.in_namespace(ns)
         else:
             raise Unsupported("tc", f"option {opt}")
     if not args or args[0] != "qdisc":
@@ -270,7 +298,7 @@ def main(argv: list[str], ctx: Context) -> int:
     if verb in ("add", "replace", "change", "del", "delete"):
         return qdisc_modify(ctx, "del" if verb.startswith("del") else verb, rest)
     if verb in ("show", "list", "ls"):
-        return qdisc_show(ctx, rest, json)
+        return qdisc_show(ctx, rest, json, stats)
     raise Unsupported("tc", f"qdisc {verb}")
 
 
