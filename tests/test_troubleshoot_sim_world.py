@@ -123,3 +123,15 @@ def test_a_veth_moved_into_the_wrong_namespace_goes_back_by_pid(tmp_path: Path) 
     assert done.stdout.count("veth1@veth0") == 2, done.stdout + done.stderr
     assert "veth0@" in done.stdout.splitlines()[2]
     assert "gone=2" in done.stdout and "RTNETLINK answers: No such process" in done.stderr
+
+
+def test_a_shell_on_the_default_world_shares_the_records_made_outside(tmp_path: Path) -> None:
+    state = tmp_path / "state" / "ctrnet-sim"  # the default state directory of _env
+    made = subprocess.run([*CTRNET, "network", "create", "web", "--subnet", "10.6.0.0/24"],
+                          env=_env(tmp_path), cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert made.returncode == 0, made.stderr
+    done = sim_exec(tmp_path, "ctrnet network ls; ctrnet doctor web",
+                    "--state", str(state / "world"))
+    assert done.returncode == 0, done.stderr
+    assert "br-web" in done.stdout and "network web" in done.stdout

@@ -6,8 +6,8 @@ a `ctrnet doctor` that opened the world itself would wait for that lock for as l
 shell lasts. So `ctrnet` is one of the run's shims: the commands that act on a simulated
 world (network, connect, disconnect, ps, gc, doctor, trace, capture, topology) without an
 explicit `--state-dir` run here, in the server, on the run's world under its lock; their
-records (networks, endpoints) are kept with the world — in DIR/ctrnet with --state DIR, in
-the run's private directory (gone with the world) otherwise. Every other command (grade,
+records (networks, endpoints) are kept with the world (`records_dir`), or in the run's
+private directory (gone with the world) when the run keeps no state. Every other command (grade,
 conformance, sim, --help of the whole program, `--backend kernel`…) is handed back to the
 shim, which execs the real ctrnet.
 """
@@ -62,9 +62,15 @@ class _Bytes(io.RawIOBase):
 
 
 def records_dir(server: Server) -> str:
-    """Where the networks and endpoints of the run's world are recorded."""
+    """Where the networks and endpoints of the run's world are recorded: beside it as
+    `ctrnet network …` keeps them (records in DIR, the world in DIR/world) when the run's
+    state is such a DIR/world — `ctrnet sim shell --state ~/.local/state/ctrnet-sim/world`
+    shares the world and the records of the commands typed outside — else in DIR/ctrnet."""
     if server.state_dir:
-        return os.path.join(server.state_dir, "ctrnet")
+        state = os.path.normpath(server.state_dir)
+        if os.path.basename(state) == "world":
+            return os.path.dirname(state)
+        return os.path.join(state, "ctrnet")
     return os.path.join(os.path.dirname(server.socket_path), "ctrnet")
 
 
