@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from ctrnet.backend import Backend
-from ctrnet.registry import REGISTRY, entry, open_backend
+from ctrnet.registry import REGISTRY, enter_kernel_sandbox, entry, kernel_mode, open_backend
 
 from .hostcheck import root_namespace_unchanged  # noqa: F401  (autouse)
 
@@ -40,6 +40,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes seconds of wall time on the kernel")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """--backend kernel without root: re-run pytest inside a rootless sandbox (user + network
+    + mount namespaces of its own) when this host allows it; `backend_name` says why not."""
+    if config.getoption("--backend") != "kernel" or os.geteuid() == 0:
+        return
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:  # the re-run's output must reach the terminal, not a capture file
+        capture.stop_global_capturing()
+    enter_kernel_sandbox()
+    if capture is not None:
+        capture.start_global_capturing()
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"ctrnet backend: {config.getoption('--backend')}"
 
@@ -48,6 +62,8 @@ def pytest_report_header(config: pytest.Config) -> str:
 def backend_name(request: pytest.FixtureRequest) -> str:
     name: str = request.config.getoption("--backend")
     reason = entry(name).unavailable()
+    if reason is not None and name == "kernel" and os.geteuid() != 0:
+        pytest.exit(f"the kernel backend needs root: {kernel_mode()[1]}", returncode=2)
     if reason is not None:
         hint = " (run as root, or in the Vagrant VM)" if reason.endswith("root") else ""
         pytest.exit(reason + hint, returncode=2)

@@ -16,7 +16,15 @@ import pytest
 from ctrnet import __version__, cli_network, cli_troubleshoot, i18n
 from ctrnet.errors import CtrnetError
 from ctrnet.grade import command as grade_command
-from ctrnet.registry import REGISTRY, open_backend, run_sim_command, run_sim_shell
+from ctrnet.registry import (
+    REGISTRY,
+    enter_kernel_sandbox,
+    kernel_mode,
+    open_backend,
+    run_sim_command,
+    run_sim_compare,
+    run_sim_shell,
+)
 
 #: What each kind of error means, for the Japanese line (the detail stays as the core wrote it).
 _KINDS_JA = {"NotFound": "見つかりません", "AlreadyExists": "すでに存在します",
@@ -34,15 +42,26 @@ def error_line(exc: CtrnetError) -> str:
     return f"{kind}: {exc}"
 
 
+def _uses_throwaway_kernel(args: argparse.Namespace) -> bool:
+    """Whether the command works on throw-away kernel worlds only (which a rootless sandbox
+    can hold: they end with the process), as opposed to the operator's persistent ones."""
+    if args.command == "sim":
+        return bool(args.sim_command == "compare")
+    return args.command in ("backends", "conformance", "grade") and (
+        args.command == "backends" or getattr(args, "backend", None) == "kernel")
+
+
 def _cmd_backends(args: argparse.Namespace) -> int:
     """List the backends and what each can do here."""
     for name, entry in REGISTRY.items():
         reason = entry.unavailable()
+        mode, why = kernel_mode() if name == "kernel" else ("", "")
         if reason is not None:
-            print(f"{name:8} unavailable: {reason}")
+            print(f"{name:8} unavailable: {why if mode == 'unavailable' else reason}")
             continue
         with open_backend(name) as world:
-            print(f"{name:8} {' '.join(sorted(world.capabilities))}")
+            shown = f"[{mode}: {why}] " if mode else ""
+            print(f"{name:8} {shown}{' '.join(sorted(world.capabilities))}")
     return 0
 
 
@@ -67,6 +86,11 @@ def _cmd_sim_exec(args: argparse.Namespace) -> int:
     return run_sim_command(argv, args.state)
 
 
+def _cmd_sim_compare(args: argparse.Namespace) -> int:
+    """Run a command on both backends; print the differences of every tool invocation."""
+    return run_sim_compare(args.argv, args.state, args.timeout)
+
+
 def _cmd_sim_shell(args: argparse.Namespace) -> int:
     """An interactive shell in the simulator."""
     return run_sim_shell(args.state)
@@ -85,6 +109,14 @@ def _add_sim_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = verbs.add_parser("shell", help="an interactive shell in the simulated world")
     p.add_argument("--state", metavar="DIR", help=state_help)
     p.set_defaults(func=_cmd_sim_shell)
+    p = verbs.add_parser("compare", help="run CMD on the simulator and on the real kernel and "
+                         "print the differences of every tool invocation, or \"identical\"")
+    p.add_argument("--state", metavar="DIR", help="the simulator's side keeps its world in DIR "
+                   "(the kernel's side always starts from an empty sandbox)")
+    p.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                   help="real seconds each side may take (default: 120)")
+    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
+    p.set_defaults(func=_cmd_sim_compare)
 
 
 def _add_grade_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -182,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version or a usage error, printed already
         return exc.code if isinstance(exc.code, int) else 2
     i18n.set_lang(args.lang or i18n.detect())
+    if _uses_throwaway_kernel(args):
+        enter_kernel_sandbox()  # without root: re-run inside a rootless sandbox, if allowed
     busy = _world_held_by_a_sim_run(args)
     if busy is not None:
         print(f"ctrnet: {busy}", file=sys.stderr)

@@ -69,7 +69,6 @@ class BackendEntry:
         return None
 
 
-
 #: Backend name -> its entry; the first is the default.
 REGISTRY: dict[str, BackendEntry] = {
     "sim": BackendEntry("sim", _open_sim, needs_root=False),
@@ -106,3 +105,33 @@ def run_sim_shell(state_dir: str | None = None) -> int:
     from ctrnet.backends.sim.cmdline import run_shell
 
     return run_shell(state_dir)
+
+
+# -- the kernel backend without root (`ctrnet.backends.kernel.userns`) --------------------------
+def kernel_mode() -> tuple[str, str]:
+    """How the kernel backend can run in this process: ("root" | "rootless" | "unavailable",
+    why), e.g. ("unavailable", "this host forbids unprivileged user namespaces (…): sudo…")."""
+    from ctrnet.backends.kernel.userns import mode
+
+    current = mode()
+    return current.mode, current.reason
+
+
+def enter_kernel_sandbox() -> None:
+    """A user without root who may make user namespaces: re-run this very process (its
+    command line) inside a rootless sandbox of its own, where it is root; does not return.
+    As root, or where user namespaces are refused, return (the caller says why, from
+    `kernel_mode`). Call before any thread starts."""
+    from ctrnet.backends.kernel import userns
+
+    if userns.mode().mode == "rootless" and not userns.inside():
+        userns.reexec()
+
+
+def run_sim_compare(argv: Sequence[str], state_dir: str | None = None,
+                    timeout: float = 120.0) -> int:
+    """`ctrnet sim compare`: `argv` on the simulator and on the kernel, every tool invocation
+    compared; 0 identical, 1 different, 2 cannot run."""
+    from ctrnet.conformance.cmdline.oracle import main
+
+    return main(argv, state_dir=state_dir, timeout=timeout)
