@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ctrnet import open_backend
 from ctrnet.grade.launch import launcher_for
+from ctrnet.registry import open_backend
 
 LEAK = "ctrnetleak0"
 
@@ -33,8 +33,8 @@ def test_plugin_on_the_simulator_runs_outside_the_root_namespace(tmp_path: Path)
     with open_backend("sim") as world:
         launcher = launcher_for(world, tmp_path)
         try:
-            done = subprocess.run(launcher.argv(str(plugin)), env=launcher.env(),
-                                  capture_output=True, text=True, timeout=30)
+            done = launcher.run(str(plugin), stdin="", env={}, timeout=30,
+                                data_dir=str(tmp_path / "data"))
         finally:
             launcher.close()
     try:

@@ -151,6 +151,9 @@ def preflight(request: Request) -> list[str]:
             raise CannotGrade(f"CNI plugin {path} does not exist")
         if not os.access(path, os.X_OK):
             raise CannotGrade(f"CNI plugin {path} is not executable (chmod +x {path})")
+        if _crlf_shebang(path):
+            raise CannotGrade(f"CNI plugin {path} has Windows line endings (its #! line ends "
+                              f"in CR, so no interpreter is found): dos2unix {path}")
         if request.backend == "sim" and _speaks_netlink(path):
             notes.append("this plugin configures through netlink, which the simulator cannot "
                          "run: grade it with --backend kernel")
@@ -164,6 +167,15 @@ def preflight(request: Request) -> list[str]:
         if not isinstance(data, dict):
             raise CannotGrade(f"--conf {request.conf}: not a JSON object")
     return notes
+
+
+def _crlf_shebang(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(4096)
+    except OSError:
+        return False
+    return first.startswith(b"#!") and first.endswith(b"\r\n")
 
 
 def _speaks_netlink(path: str) -> bool:

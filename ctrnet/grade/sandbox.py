@@ -29,12 +29,13 @@ import secrets
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-#: The pipe on which the sandbox's init reports; unset before the plugin starts.
+#: The socket on which the sandbox's init reports; unset before the plugin starts.
 REPORT_ENV = "CTRNET_SANDBOX_REPORT"
 _SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 #: Ids handed to sandboxes: far above any real account (and below 2**31, the overflow ids).
@@ -43,9 +44,10 @@ _UID_SPAN = 0x3FFF0000
 #: Where any unprivileged id may create files on a usual Linux machine.
 WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 
-#: pid 1 of the sandbox (bash, for `{var}>&-`): run the plugin under its limits, count the
-#: processes still alive (not zombies) once it exited, report "status left" on the report
-#: pipe, exit with the plugin's status (the kernel then kills whatever is left).
+#: pid 1 of the sandbox (bash, for `{var}>&-`): run the plugin under its limits, report its
+#: exit status on the report socket once it exited, and wait there: the grader counts what
+#: is still alive in the sandbox (from outside, where the plugin cannot hide anything), then
+#: kills it all.
 _INIT = r"""
 report=${CTRNET_SANDBOX_REPORT:-}
 unset CTRNET_SANDBOX_REPORT
@@ -64,18 +66,24 @@ else
 fi
 wait "$!"
 status=$?
-left=0
-if [ "$$" = 1 ]; then
-    for d in /proc/[0-9]*; do
-        [ "$d" = /proc/1 ] && continue
-        read -r stat < "$d/stat" 2>/dev/null || continue
-        rest=${stat##*) }
-        [ "${rest%% *}" = Z ] || left=$((left + 1))
-    done
+if [ -n "$report" ]; then
+    echo "$status" >&"$report"
+    read -r _ <&"$report"
 fi
-[ -n "$report" ] && echo "$status $left" >&"$report"
 exit "$status"
 """
+
+@dataclass
+class _Collected:
+    """What `Sandbox._collect` read and found."""
+
+    stdout: bytearray = field(default_factory=bytearray)
+    stderr: bytearray = field(default_factory=bytearray)
+    status: int | None = None  # as the sandbox's init saw it
+    left: int = 0
+    timed_out: bool = False
+    overflow: str = ""
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -217,7 +225,8 @@ class Sandbox:
         if not copy.exists():
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, copy)
-            copy.chmod(path.stat().st_mode & 0o7777 | 0o005)
+            mode = path.stat().st_mode & 0o777 | 0o004
+            copy.chmod(mode | 0o001 if mode & 0o100 else mode)  # executable only if it was
             self.expose(copy.parent)
         return str(copy)
 
@@ -252,41 +261,42 @@ class Sandbox:
             ) -> Finished:
         """Run `plugin` once, contained; never longer than `timeout` (plus the kill)."""
         start = time.monotonic()
-        report_r, report_w = os.pipe()
-        full_env = {**env, REPORT_ENV: str(report_w)}
+        mine, theirs = socket.socketpair()
+        full_env = {**env, REPORT_ENV: str(theirs.fileno())}
         try:
             proc = subprocess.Popen(
                 self.argv(plugin), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, env=full_env, start_new_session=True,
-                pass_fds=(report_w, *self._pass_fds))
+                pass_fds=(theirs.fileno(), *self._pass_fds))
         except OSError as exc:
-            os.close(report_r)
-            os.close(report_w)
+            mine.close()
+            theirs.close()
             return Finished(126, "", f"cannot start: {exc.strerror}", 0.0)
-        os.close(report_w)
+        theirs.close()
+        got = self._collect(proc, stdin.encode(), mine, start + timeout)
         violations: list[str] = []
-        out, err, report, timed_out, overflow = self._collect(
-            proc, stdin.encode(), report_r, start + timeout)
-        if overflow:
+        if got.overflow:
             violations.append(f"printed more than {_size(self.limits.output_bytes)} "
-                              f"on {overflow} (killed)")
-        words = report.split()
-        if len(words) == 2 and words[1].isdigit() and int(words[1]) > 0:
-            n = int(words[1])
-            violations.append(f"left {n} process{'es' if n != 1 else ''} running "
-                              "(a plugin must finish its work before it exits; killed)")
+                              f"on {got.overflow} (killed)")
+        if got.left:
+            violations.append(f"left {got.left} process{'es' if got.left != 1 else ''} "
+                              "running (a plugin must finish its work before it exits; "
+                              "killed)")
         violations += self.sweep()
-        status = proc.returncode if proc.returncode is not None else -signal.SIGKILL
-        if 128 < status <= 128 + 64 and not timed_out:
+        status = got.status
+        if status is None:
+            status = proc.returncode if proc.returncode is not None else -signal.SIGKILL
+        elif 128 < status <= 128 + 64:
             status = 128 - status  # killed by signal N (the shell's 128+N)
-        return Finished(status,
-                        out.decode(errors="replace"), err.decode(errors="replace"),
-                        time.monotonic() - start, timed_out, tuple(violations))
+        return Finished(status, got.stdout.decode(errors="replace"),
+                        got.stderr.decode(errors="replace"), time.monotonic() - start,
+                        got.timed_out, tuple(violations))
 
-    def _collect(self, proc: subprocess.Popen[bytes], stdin: bytes, report_fd: int,
-                 deadline: float) -> tuple[bytes, bytes, str, bool, str]:
-        """Feed stdin, read stdout/stderr/report until all close or the deadline; kill the
-        group at the deadline or on too much output."""
+    def _collect(self, proc: subprocess.Popen[bytes], stdin: bytes, report: socket.socket,
+                 deadline: float) -> _Collected:
+        """Feed stdin, read stdout/stderr until the init reports (then count what is left
+        and end the sandbox) or the deadline; kill the group at the deadline or on too much
+        output. A daemon holding stdout cannot stretch any of it."""
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         try:
             proc.stdin.write(stdin)
@@ -296,21 +306,21 @@ class Sandbox:
             proc.stdin.close()
         except OSError:
             pass
+        got = _Collected()
         limit = self.limits.output_bytes
-        out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
-        buffers = {out_fd: bytearray(), err_fd: bytearray(), report_fd: bytearray()}
+        out_fd, err_fd, report_fd = proc.stdout.fileno(), proc.stderr.fileno(), report.fileno()
+        buffers = {out_fd: got.stdout, err_fd: got.stderr, report_fd: bytearray()}
         names = {out_fd: "stdout", err_fd: "stderr"}
         selector = selectors.DefaultSelector()
         for fd in buffers:
             os.set_blocking(fd, False)
             selector.register(fd, selectors.EVENT_READ)
-        timed_out = False
-        overflow = ""
+        ended = False
         try:
             while selector.get_map():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    timed_out = True
+                    got.timed_out = not ended
                     break
                 for key, _ in selector.select(min(remaining, 0.5)):
                     fd = int(key.fd)
@@ -318,33 +328,42 @@ class Sandbox:
                         chunk = os.read(fd, 65536)
                     except BlockingIOError:
                         continue
+                    except ConnectionResetError:
+                        chunk = b""
                     if not chunk:
                         selector.unregister(fd)
                         continue
                     buffer = buffers[fd]
-                    room = (limit if fd != report_fd else 256) - len(buffer)
+                    room = (limit if fd != report_fd else 64) - len(buffer)
                     buffer += chunk[:max(room, 0)]
                     if len(chunk) > room and fd != report_fd:
-                        overflow = names[fd]
+                        got.overflow = names[fd]
                         break
-                if overflow:
+                if got.overflow:
                     break
-                if proc.poll() is not None and not self.contained:
-                    # Uncontained, a daemon may keep the pipes open for ever: a short grace.
+                line = bytes(buffers[report_fd])
+                if not ended and line.endswith(b"\n"):
+                    # The plugin exited: what is alive now, it left behind.
+                    word = line.strip()
+                    got.status = int(word) if word.isdigit() else None
+                    got.left = _left_behind(proc.pid)
+                    # Closing the socket lets the init exit: its pid namespace goes with it.
+                    selector.unregister(report_fd)
+                    report.close()
+                    ended = True
+                    deadline = min(deadline, time.monotonic() + 2.0)
+                if proc.poll() is not None and not ended:
+                    # The init is gone without reporting (uncontained, or killed): a daemon
+                    # may hold the pipes open for ever, so a short grace only.
+                    ended = True
                     deadline = min(deadline, time.monotonic() + 0.5)
         finally:
             selector.close()
-            _kill_group(proc.pid)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
+            _end(proc)
             proc.stdout.close()
             proc.stderr.close()
-            os.close(report_fd)
-        return (bytes(buffers[out_fd]), bytes(buffers[err_fd]),
-                buffers[report_fd].decode(errors="replace"), timed_out and not overflow,
-                overflow)
+            report.close()
+        return got
 
     def sweep(self) -> list[str]:
         """Files the sandbox's id left in the machine's world-writable directories: named
@@ -454,6 +473,62 @@ def _remove(path: str) -> None:
             os.unlink(path)
         except OSError:
             pass
+
+
+def _left_behind(top: int) -> int:
+    """Live processes below the sandbox's init (`top`'s child, or `top` itself when it is
+    the init): seen from outside, through the machine's /proc."""
+    parents: dict[int, int] = {}
+    zombies: set[int] = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        parents[int(entry)] = int(fields[1])
+        if fields[0] in (b"Z", b"X"):
+            zombies.add(int(entry))
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    inits = set(children.get(top, ())) or {top}
+    found = 0
+    todo = [c for init in inits for c in children.get(init, ())]
+    while todo:
+        pid = todo.pop()
+        if pid not in zombies:
+            found += 1
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the sandbox: its init first (the kernel then kills everything in its pid
+    namespace, and `unshare` reaps it), then whatever is left of the process group."""
+    if proc.poll() is None:
+        try:
+            with open(f"/proc/{proc.pid}/task/{proc.pid}/children", encoding="ascii") as handle:
+                inits = [int(pid) for pid in handle.read().split()]
+        except OSError:
+            inits = []
+        for pid in inits:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            proc.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            pass
+    _kill_group(proc.pid)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def _kill_group(pgid: int) -> None:
