@@ -67,20 +67,14 @@ def load_golden(name: str) -> Outcome:
 
 SESSION = load_session()
 
-#: Recorded steps a backend is known to answer differently, with why. Not strict: a fix shows
-#: up as XPASS and the entry should go.
+#: Recorded steps a backend is known to answer differently, with why. Strict: when a fix makes
+#: one pass, the run fails until its entry goes, so a divergence cannot hide a regression.
 KNOWN_DIVERGENCES: dict[str, tuple[frozenset[str], str]] = {
     "link_multi_show": (
         frozenset({"sim", "kernel"}),
         "a link that was up keeps qdisc noqueue when set down; the Backend does not say "
         "whether a down link was ever up, so the command layer prints noop",
     ),
-    "link_host_after_move": (
-        frozenset({"sim"}),
-        "simulator bug: a veth that is up stays LOWERLAYERDOWN when its peer moves to another "
-        "namespace (arriving down); the simulator reports DOWN",
-    ),
-    "link_host_after_move_j": (frozenset({"sim"}), "same simulator bug as link_host_after_move"),
 }
 RECORDED = [step for step in SESSION if step.name]
 
@@ -146,7 +140,7 @@ def test_command_prints_what_the_real_tool_prints(
     assert step.name is not None
     backends, reason = KNOWN_DIVERGENCES.get(step.name, (frozenset(), ""))
     if backend_name in backends:
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
     real = load_golden(step.name)
     ours = outcomes[step.name]
     assert (ours.status, ours.stderr) == (real.status, real.stderr)
