@@ -228,6 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ctrnet: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `ctrnet trace … | head`: the reader is gone, as for any tool that dies of SIGPIPE;
+        # stdout is pointed at /dev/null so that the interpreter's final flush is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as exc:
         # The user's environment, not a bug: an unwritable or missing state directory, a
         # file given to -w that cannot be written. One line naming the file.

@@ -93,3 +93,28 @@ def test_without_rule_text_the_handle_gives_the_number() -> None:
     (packet,) = parse(lines)
     hops = packet_hops("host", packet, Direction.REQUEST, "", handles(NFT_LISTING))
     assert [(h.chain, h.rule) for h in hops if h.step is Step.NETFILTER] == [("PREROUTING", 2)]
+
+
+def test_a_monitor_line_without_addresses_never_shows_python_none() -> None:
+    # A bridge-family or ARP packet line has MACs, no SRC/DST; a rule the saved table does
+    # not list has no number: neither may come out as "None".
+    lines = ["PACKET: 7 0000beef IN=vb MACSRC=ce:7c:e:52:2b:be MACDST=ff:ff:ff:ff:ff:ff "
+             "MACPROTO=0806",
+             " TRACE: 7 0000beef filter:FORWARD:rule:0x9:DROP  -4 -t filter -A FORWARD "
+             "-m physdev --physdev-in vb -j DROP"]
+    [packet] = parse(lines)
+    hops = packet_hops("host", packet, Direction.REQUEST, "")
+    text = PacketTrace("host", "10.0.0.1", "icmp", None, "timeout", tuple(hops)).render()
+    assert "None" not in text
+    assert "ce:7c:e:52:2b:be > ff:ff:ff:ff:ff:ff" in text
+    assert "filter:FORWARD a rule matched: DROP" in text
+
+
+def test_a_bridge_family_line_between_two_ip_lines_is_not_a_nat_rewrite() -> None:
+    ip_line = ("PACKET: 2 0000abcd IN=br0 SRC=10.77.0.2 DST=10.77.0.3 LEN=60 TTL=64 ID=7 "
+               "SPORT=52500 DPORT=80 SYN")
+    lines = [ip_line, "PACKET: 2 0000abcd IN=br0 MACSRC=2:42:a:4d:0:2 MACDST=2:42:a:4d:0:3 "
+             "MACPROTO=0800", ip_line]
+    [packet] = parse(lines)
+    hops = packet_hops("host", packet, Direction.REQUEST, "")
+    assert [h.step for h in hops] == [Step.RECEIVE]

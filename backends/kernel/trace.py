@@ -221,7 +221,11 @@ def packet_hops(ns: str, packet: _Packet, direction: Direction, saved: str,
     previous = first
     for info in packet.fields[1:]:
         keys = ("SRC", "DST", "SPORT", "DPORT")
-        if any(info.get(k) != previous.get(k) for k in keys):
+        # A line of the bridge family (MACs, no addresses) next to an IP one is the same
+        # packet seen by another hook, not a rewrite: compare IP lines with IP lines only.
+        if "SRC" not in info:
+            continue
+        if "SRC" in previous and any(info.get(k) != previous.get(k) for k in keys):
             hops.append(Hop(direction, ns, Step.NAT,
                             f"{_describe(previous)} -> {_describe(info)}"))
         previous = info

@@ -278,3 +278,20 @@ def test_a_container_without_its_own_resolv_conf_is_not_a_problem(backend: Backe
         # names a loopback resolver, which in the container is the container's own.
         return
     assert report.healthy, [f.check for f in report.findings]
+
+
+def test_isolation_rules_without_br_netfilter_are_named_and_the_fix_makes_them_work(
+        backend: Backend) -> None:
+    topo = healthy(backend)
+    backend.sysctl_set(topo.host, "net.bridge.bridge-nf-call-iptables", "0")
+    backend.iptables_restore(topo.host, f"*filter\n-A FORWARD -i {BRIDGE} -o {BRIDGE} -j DROP\n"
+                             "COMMIT\n")
+    assert reaches(backend, topo.c1.ns, topo.c2.ip)  # the rule never sees bridged frames
+    [finding] = examine(backend, topo).named("br-netfilter-off")
+    assert "bridge-nf-call-iptables=1" in finding.fix
+    apply(backend, finding.fix)
+    assert not reaches(backend, topo.c1.ns, topo.c2.ip)  # now it does, as it was meant to
+    report = examine(backend, topo)
+    assert report.named("br-netfilter-off") == []
+    [meant] = report.named("forward-rule-drops")  # named, not called an error: it may be meant
+    assert meant.severity.value == "warning" and "FORWARD 1" in meant.fix
