@@ -4,7 +4,6 @@ into hops, and the trace types' views of them."""
 from __future__ import annotations
 
 from ctrnet.backends.kernel.trace import handles, packet_hops, parse, split
-
 from ctrnet.troubleshoot.trace import ChainVerdict, Direction, Hop, PacketTrace, Step
 
 #: Recorded in a namespace whose INPUT rejects TCP port 81 (two lines of one SYN, the ICMP
