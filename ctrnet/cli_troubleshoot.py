@@ -63,6 +63,12 @@ def _capture(args: argparse.Namespace) -> int:
         ns = resolve_ns(world, _store(state_dir), args.ns)
         filt = " ".join(args.filter) or None
         cap = world.capture_start(ns, args.ifname, filter=filt)
+        if args.progress or (sys.stderr.isatty() and not args.json):
+            what = (say(f"pinging {args.ping} x{args.count}",
+                        f"{args.ping} へ ping {args.count} 回") if args.ping
+                    else say(f"for {args.duration:g} s", f"{args.duration:g} 秒間"))
+            print(say(f"capturing on {args.ns}/{args.ifname} {what}…",
+                      f"{args.ns}/{args.ifname} で取得中（{what}）…"), file=sys.stderr)
         try:
             if args.ping:
                 world.ping(ns, args.ping, count=args.count, timeout=1.0)

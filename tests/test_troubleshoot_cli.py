@@ -137,3 +137,9 @@ def test_topology_shows_containers_in_none_and_host_mode(run: Run) -> None:
     assert "n1  (n1: none mode, loopback only)" in out
     code, out, _ = run("topology", "--format", "dot")
     assert '"n1/(lo)"' in out  # an otherwise empty cluster still gets drawn
+
+
+@pytest.mark.requires("capture")
+def test_capture_says_what_it_is_doing_with_progress(run: Run) -> None:
+    code, _, err = run("capture", "c1", "eth0", "--duration", "0.2", "--progress")
+    assert code == 0 and "capturing on c1/eth0 for 0.2 s…" in err
