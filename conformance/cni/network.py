@@ -1,9 +1,20 @@
-"""The world a CNI plugin is graded in, and the runtime's side of the CNI contract.
+"""The world a CNI plugin is graded in, the runtime's side of the CNI contract, and the
+prerequisite guards every check stands on.
 
 A sandbox host namespace with an uplink to a *wan* namespace (TEST-NET-3 addresses, no route
 back to the containers' subnet, so only masqueraded traffic gets answers), container
 namespaces made on demand, and a `CniNetwork` that runs ADD / CHECK / DEL like a container
 runtime and remembers what each container was given so that teardown deletes it all.
+
+Everything is judged on what the kernel (or the simulator) holds, never on what the plugin
+printed: the container's interface is the one called CNI_IFNAME or, when the plugin ignored
+that name, the only link it put in the namespace; its address is the one that interface holds.
+
+The guards (`interface`, `host_end`, `require_*`) check a prerequisite of a check and, when it
+does not hold, raise `Blocked` naming the checklist item (or extra topic) it belongs to, in
+the guide's order: namespace → veth → bridge → IPAM → NAT, with the container's routes under
+netlink (§5.2 is where the guide adds the default route). The grade then reports the check as
+blocked by that item rather than as a failure of its own.
 """
 
 from __future__ import annotations
@@ -12,21 +23,37 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from ctrnet.backend import Backend
+from ctrnet.errors import CtrnetError
 from ctrnet.grade.cni import CniResult, NetworkConfig, Plugin, PluginFailed
 from ctrnet.grade.launch import RecordingLauncher, ToolRun
-from ctrnet.types import Link, LinkKind
+from ctrnet.types import Link, LinkKind, PortState
 
 WAN_NS = "wan"
 UPLINK = "uplink"
 HOST_UPLINK_CIDR = "203.0.113.1/24"
 WAN_ADDRESS = "203.0.113.254"
 IFNAME = "eth0"
+#: The extra topic of CNI's own contract (ADD / DEL / CHECK, the result's format).
+CNI = "cni"
 
 MAIN = {"name": "grade-main", "bridge": "cni-grade0", "subnet": "172.20.0.0/24",
         "gateway": "172.20.0.1"}
 #: A /29 with its gateway: five addresses to hand out (.2–.6).
 SMALL = {"name": "grade-small", "bridge": "cni-small0", "subnet": "172.20.9.0/29",
          "gateway": "172.20.9.1"}
+#: A /30: one address to hand out (.2).
+TINY = {"name": "grade-tiny", "bridge": "cni-tiny0", "subnet": "172.20.8.0/30",
+        "gateway": "172.20.8.1"}
+
+
+class Blocked(AssertionError):  # noqa: N818 - it reads as the verdict it carries
+    """This check cannot be judged: something more basic (`where`, a checklist item or an
+    extra topic) is broken. The grade files the check as blocked by `where`."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"blocked by {where}: {reason}")
+        self.where = where
+        self.reason = reason
 
 
 def build_wan(backend: Backend) -> None:
@@ -44,18 +71,12 @@ def build_wan(backend: Backend) -> None:
 
 @dataclass
 class Attachment:
-    """One container the plugin attached: its namespace and what ADD answered."""
+    """One container the plugin attached: its namespace and what ADD printed."""
 
     container_id: str
     ns: str
     result: CniResult
     deleted: bool = False
-
-    @property
-    def ip(self) -> str:
-        config = self.result.container_ip(IFNAME)
-        assert config is not None  # parse_result refuses a result without ips
-        return str(config.address.ip)
 
 
 @dataclass
@@ -75,44 +96,42 @@ class CniNetwork:
     def subnet(self) -> ipaddress.IPv4Network:
         return ipaddress.IPv4Network(self.config.subnet)
 
-    def add(self, container_id: str) -> Attachment:
-        """A new container namespace named `container_id`, attached with ADD."""
+    @property
+    def gateway_cidr(self) -> str:
+        return f"{self.config.gateway}/{self.subnet.prefixlen}"
+
+    # -- the runtime's side ------------------------------------------------------------------
+
+    def make_namespace(self, container_id: str) -> None:
         if container_id not in self.backend.netns_list():
             self.backend.netns_add(container_id)
             self.backend.link_set_up(container_id, "lo")  # the runtime's job, not the plugin's
-        result = self.plugin.add(container_id, container_id, IFNAME)
+
+    def add(self, container_id: str) -> Attachment:
+        """A new container namespace named `container_id`, attached with ADD. A failing ADD
+        blocks the check that needed it (reported under the CNI contract)."""
+        try:
+            return self.attach(container_id)
+        except PluginFailed as exc:
+            raise Blocked(CNI, str(exc)) from None
+
+    def attach(self, container_id: str) -> Attachment:
+        """ADD; PluginFailed when it fails. The result is read leniently: its format is a
+        check of its own (topic cni), the network is judged on what the kernel holds."""
+        self.make_namespace(container_id)
+        result = self.plugin.add(container_id, container_id, IFNAME, strict=False)
         attachment = Attachment(container_id, container_id, result)
         self.attachments[container_id] = attachment
         return attachment
 
     def delete(self, attachment: Attachment) -> None:
-        self.plugin.delete(attachment.container_id, attachment.ns, IFNAME, attachment.result)
+        """DEL; a failing DEL blocks the check that needed it (reported under cni)."""
+        try:
+            self.plugin.delete(attachment.container_id, attachment.ns, IFNAME,
+                               attachment.result)
+        except PluginFailed as exc:
+            raise Blocked(CNI, str(exc)) from None
         attachment.deleted = True
-
-    def holder_of(self, ip: str, *, besides: str) -> str | None:
-        for other in self.attachments.values():
-            if other.container_id != besides and not other.deleted and other.ip == ip:
-                return other.container_id
-        return None
-
-    def host_end(self, attachment: Attachment) -> Link:
-        """The host-side end of the container's veth, found from the container's end."""
-        inside = self.backend.link_get(attachment.ns, IFNAME)
-        host = self.backend.host_ns
-        if inside.peer is None:
-            raise AssertionError(f"{attachment.container_id}: {IFNAME} has no veth peer "
-                                 f"(it is a {inside.kind.value} link)")
-        if inside.peer_ns != host:
-            raise AssertionError(f"{attachment.container_id}: the peer of {IFNAME} is in "
-                                 f"namespace {inside.peer_ns}, not in the host")
-        return self.backend.link_get(host, inside.peer)
-
-    def veths_in_host(self) -> set[str]:
-        return {link.name for link in self.backend.link_list(self.backend.host_ns)
-                if link.kind is LinkKind.VETH and link.name != UPLINK}
-
-    def tool_runs(self) -> list[ToolRun]:
-        return self.launcher.tool_runs()
 
     def teardown(self) -> None:
         """DEL every container still attached; a failing DEL must not stop the others (the
@@ -120,14 +139,228 @@ class CniNetwork:
         for attachment in self.attachments.values():
             if not attachment.deleted:
                 try:
-                    self.delete(attachment)
+                    self.plugin.delete(attachment.container_id, attachment.ns, IFNAME,
+                                       attachment.result)
                 except PluginFailed:
                     pass
+                attachment.deleted = True
+
+    # -- observation ---------------------------------------------------------------------------
+
+    def links(self, ns: str) -> list[Link]:
+        try:
+            return self.backend.link_list(ns)
+        except CtrnetError:
+            return []
+
+    def find_interface(self, attachment: Attachment) -> Link | None:
+        """The container's interface: CNI_IFNAME, else the only link besides lo."""
+        links = [link for link in self.links(attachment.ns) if link.name != "lo"]
+        named = [link for link in links if link.name == IFNAME]
+        if named:
+            return named[0]
+        return links[0] if len(links) == 1 else None
+
+    def new_host_veths(self) -> list[Link]:
+        return [link for link in self.links(self.backend.host_ns)
+                if link.kind is LinkKind.VETH and link.name != UPLINK]
+
+    def veths_in_host(self) -> set[str]:
+        return {link.name for link in self.new_host_veths()}
+
+    def held_addresses(self, attachment: Attachment) -> list[ipaddress.IPv4Interface]:
+        inside = self.find_interface(attachment)
+        if inside is None:
+            return []
+        return [ipaddress.IPv4Interface(a.cidr) for a in self.backend.addr_list(
+            attachment.ns, inside.name) if ":" not in a.ip]
+
+    def holder_of(self, ip: str, *, besides: str) -> str | None:
+        for other in self.attachments.values():
+            if other.container_id == besides or other.deleted:
+                continue
+            if any(str(a.ip) == ip for a in self.held_addresses(other)):
+                return other.container_id
+        return None
+
+    def tool_runs(self) -> list[ToolRun]:
+        return self.launcher.tool_runs()
+
+    # -- guards: each raises Blocked(item, reason) when its prerequisite does not hold ---------
+
+    def interface(self, attachment: Attachment) -> Link:
+        """netns (§1.1): the container's interface is inside its namespace."""
+        inside = self.find_interface(attachment)
+        if inside is not None:
+            return inside
+        others = [link.name for link in self.links(attachment.ns) if link.name != "lo"]
+        if others:
+            why = (f"{attachment.container_id}: none of its links ({', '.join(others)}) is "
+                   f"{IFNAME}")
+        else:
+            host = [link.name for link in self.new_host_veths() if link.peer_ns in
+                    (None, self.backend.host_ns)]
+            why = (f"{attachment.container_id}: no interface inside its namespace (CNI_NETNS)"
+                   + (f"; the host holds {', '.join(sorted(host))}: move the container's end "
+                      "into the namespace" if host else ""))
+        raise Blocked("netns", why)
+
+    def address(self, attachment: Attachment) -> ipaddress.IPv4Interface:
+        """netns (§1.1): the container's address is configured inside its namespace."""
+        inside = self.interface(attachment)
+        held = self.held_addresses(attachment)
+        if held:
+            return held[0]
+        reported = attachment.result.container_ip(IFNAME)
+        on_host = [a for a in self.backend.addr_list(self.backend.host_ns)
+                   if reported is not None and a.ip == str(reported.address.ip)]
+        if on_host:
+            raise Blocked("netns", f"{attachment.container_id}: its address {on_host[0].ip} "
+                                   f"was put on the host's {on_host[0].ifname}, not inside "
+                                   "the container")
+        raise Blocked("netns", f"{attachment.container_id}: {inside.name} holds no IPv4 address "
+                               "inside the container")
+
+    def ip(self, attachment: Attachment) -> str:
+        return str(self.address(attachment).ip)
+
+    def host_end(self, attachment: Attachment) -> Link:
+        """veth (§1.2): the container's interface is a veth whose other end is in the host."""
+        inside = self.interface(attachment)
+        who = attachment.container_id
+        if inside.kind is not LinkKind.VETH:
+            raise Blocked("veth", f"{who}: {inside.name} is a {inside.kind.value} link, "
+                                  "not a veth")
+        if inside.peer is None or inside.peer_ns != self.backend.host_ns:
+            raise Blocked("veth", f"{who}: the other end of {inside.name} is not in the host "
+                                  f"namespace (it is in {inside.peer_ns or 'no namespace'})")
+        return self.backend.link_get(self.backend.host_ns, inside.peer)
+
+    def require_up(self, attachment: Attachment) -> None:
+        """veth (§1.2): both ends up, so what enters one comes out of the other."""
+        outside = self.host_end(attachment)
+        inside = self.interface(attachment)
+        who = attachment.container_id
+        if not outside.up:
+            raise Blocked("veth", f"{who}: host end {outside.name} is down")
+        if not inside.up:
+            raise Blocked("veth", f"{who}: {inside.name} is down inside the container")
+
+    def require_bridge(self) -> Link:
+        """bridge (§2.2): the configured bridge exists, is up and holds the gateway."""
+        name = self.config.bridge
+        found = [link for link in self.links(self.backend.host_ns) if link.name == name]
+        if not found or found[0].kind is not LinkKind.BRIDGE:
+            raise Blocked("bridge", f"there is no bridge {name} in the host")
+        if not found[0].up:
+            raise Blocked("bridge", f"bridge {name} is down")
+        held = [a.cidr for a in self.backend.addr_list(self.backend.host_ns, name)]
+        if self.gateway_cidr not in held:
+            raise Blocked("bridge", f"bridge {name} holds {', '.join(held) or 'no address'}, "
+                                    f"not the gateway {self.gateway_cidr}")
+        return found[0]
+
+    def require_port(self, attachment: Attachment) -> None:
+        """bridge (§2.2, §6.2): the host end is a forwarding port of the bridge (a port that
+        is down does not forward either: that is the veth's business, checked first)."""
+        self.require_up(attachment)
+        self.require_bridge()
+        outside = self.host_end(attachment)
+        name = self.config.bridge
+        if outside.master != name:
+            raise Blocked("bridge", f"{attachment.container_id}: host end {outside.name} is "
+                                    f"attached to {outside.master or 'no bridge'}, not {name}")
+        if outside.port is not None and outside.port.state is not PortState.FORWARDING:
+            raise Blocked("bridge", f"{attachment.container_id}: port {outside.name} of {name} "
+                                    f"is {outside.port.state.name.lower()}, not forwarding "
+                                    "(STP on?)")
+
+    def require_good_address(self, attachment: Attachment) -> ipaddress.IPv4Interface:
+        """ipam (§4.2): an address of the subnet, with its prefix, that is no reserved one."""
+        address = self.address(attachment)
+        problem = self.address_problem(attachment.container_id, address)
+        if problem:
+            raise Blocked("ipam", problem)
+        return address
+
+    def address_problem(self, container_id: str, address: ipaddress.IPv4Interface) -> str:
+        """What is wrong with `container_id` holding `address`, or "" (ipam, §4.2)."""
+        ip, subnet = address.ip, self.subnet
+        who = f"container {container_id} got {ip}"
+        if ip not in subnet:
+            return f"{who}, outside the subnet {subnet}"
+        if ip == subnet.network_address:
+            return f"{who}, the network address"
+        if ip == subnet.broadcast_address:
+            return f"{who}, the broadcast address"
+        if str(ip) == self.config.gateway:
+            return f"{who}, the gateway"
+        if address.network.prefixlen != subnet.prefixlen:
+            return f"{who}/{address.network.prefixlen}: the subnet is /{subnet.prefixlen}"
+        holder = self.holder_of(str(ip), besides=container_id)
+        if holder is not None:
+            return f"{who}, already held by {holder}"
+        return ""
+
+    def default_route_problem(self, attachment: Attachment) -> str:
+        """What is wrong with the container's default route, or "" (netlink, §5.2)."""
+        who = attachment.container_id
+        routes = self.backend.route_list(attachment.ns)
+        default = [r for r in routes if r.dst in ("default", "0.0.0.0/0")]
+        if not default:
+            on_host = [r for r in self.backend.route_list(self.backend.host_ns)
+                       if r.dst in ("default", "0.0.0.0/0") and r.gateway == self.config.gateway]
+            if on_host:  # §1.1: set in the wrong namespace, not forgotten
+                raise Blocked("netns", f"{who}'s default route via {self.config.gateway} was "
+                                       "set in the host's namespace, not in the container's")
+            return f"{who} has no default route"
+        if default[0].gateway != self.config.gateway:
+            return (f"{who}'s default route goes via {default[0].gateway or default[0].dev}, "
+                    f"not the gateway {self.config.gateway}")
+        return ""
+
+    def require_default_route(self, attachment: Attachment) -> None:
+        problem = self.default_route_problem(attachment)
+        if problem:
+            raise Blocked("netlink", problem)
+
+    def require_link_layer(self, attachment: Attachment) -> ipaddress.IPv4Interface:
+        """Everything a packet from the container to the bridge needs, in the guide's order:
+        the interface in the namespace, a veth with both ends up, a port of the bridge that
+        holds the gateway, a good address."""
+        self.require_up(attachment)
+        self.require_port(attachment)
+        return self.require_good_address(attachment)
+
+    def require_reaches_gateway(self, attachment: Attachment) -> None:
+        """bridge (§2.1): with all of the above, the container gets answers from the gateway."""
+        address = self.require_link_layer(attachment)
+        reply = self.backend.ping(attachment.ns, self.config.gateway, count=2, timeout=2.0)
+        if not reply.received:
+            raise Blocked("bridge", f"{attachment.container_id} ({address.ip}) gets no reply "
+                                    f"from the gateway {self.config.gateway}")
+
+    def forwarding_problem(self) -> str:
+        value = self.backend.sysctl_get(self.backend.host_ns, "net.ipv4.ip_forward")
+        return "" if value == "1" else (
+            f"net.ipv4.ip_forward is {value} in the host: it will not forward")
+
+    def masquerade_problem(self) -> str:
+        rules = self.backend.iptables_save(self.backend.host_ns, table="nat")
+        if "-j MASQUERADE" in rules or "-j SNAT" in rules:
+            return ""
+        return "the nat table has no MASQUERADE (or SNAT) rule for the containers' traffic"
+
+    def require_nat(self) -> None:
+        """nat (§3.2): forwarding on and a MASQUERADE rule, before traffic can leave."""
+        problem = self.forwarding_problem() or self.masquerade_problem()
+        if problem:
+            raise Blocked("nat", problem)
 
 
 def add_quietly(network: CniNetwork, container_id: str) -> Attachment | str:
     """ADD, or the one-line reason it failed."""
     try:
-        return network.add(container_id)
+        return network.attach(container_id)
     except PluginFailed as exc:
         return str(exc)

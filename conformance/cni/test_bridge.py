@@ -1,54 +1,56 @@
-"""bridge: the host ends are ports of the configured bridge, which holds the gateway
-address, so containers reach each other and the gateway; DEL releases the port."""
+"""bridge — the guide's §2: a Linux bridge is a software switch joining the host ends of the
+veth pairs; it is created, brought up, given the gateway address, and each host end is
+enslaved to it (§2.2); it learns which MAC is behind which port (§2.1, `bridge fdb show`);
+with STP on it does not forward at first (§6.2)."""
 
 from __future__ import annotations
 
 import pytest
 
-from ctrnet.types import LinkKind
-
 from .network import CniNetwork
+from .verdict import own
 
 pytestmark = pytest.mark.checklist("bridge")
 
 
-def test_host_end_is_a_port_of_the_configured_bridge(network: CniNetwork) -> None:
-    c1 = network.add("c1")
-    name = network.config.bridge
-    bridges = {link.name: link for link in network.backend.link_list(network.backend.host_ns)
-               if link.kind is LinkKind.BRIDGE}
-    assert name in bridges, f"no bridge {name} in the host (bridges: {sorted(bridges) or 'none'})"
-    assert bridges[name].up, f"bridge {name} is down"
-    outside = network.host_end(c1)
-    assert outside.master == name, (
-        f"c1: host end {outside.name} is attached to {outside.master or 'no bridge'}, not {name}")
-
-
-def test_bridge_holds_the_gateway_address(network: CniNetwork) -> None:
+def test_configured_bridge_is_up_and_holds_the_gateway(network: CniNetwork) -> None:
+    """§2.2: `ip link add … type bridge`, `ip link set … up`, `ip addr add <gateway>`."""
     network.add("c1")
-    name = network.config.bridge
-    cidr = f"{network.config.gateway}/{network.subnet.prefixlen}"
-    held = [a.cidr for a in network.backend.addr_list(network.backend.host_ns, name)]
-    assert cidr in held, f"bridge {name} holds {held or 'no address'}, expected {cidr}"
+    with own("bridge"):
+        network.require_bridge()
+
+
+def test_host_end_is_a_forwarding_port_of_the_bridge(network: CniNetwork) -> None:
+    """§2.2 (`ip link set veth0 master ctr0`) and §6.2 (a bridge with STP on holds its
+    ports back): the host end is a port of the bridge, forwarding."""
+    c1 = network.add("c1")
+    with own("bridge"):
+        network.require_port(c1)
 
 
 def test_container_reaches_the_gateway(network: CniNetwork) -> None:
+    """§2.1: the bridge switches the container's frames to the gateway address it holds."""
     c1 = network.add("c1")
-    reply = network.backend.ping(c1.ns, network.config.gateway, count=2, timeout=2.0)
-    assert reply.received, f"c1 ({c1.ip}) gets no reply from the gateway {network.config.gateway}"
+    with own("bridge"):
+        network.require_reaches_gateway(c1)
 
 
-def test_containers_reach_each_other_through_the_bridge(network: CniNetwork) -> None:
+def test_containers_reach_each_other_and_the_bridge_learns_their_macs(
+        network: CniNetwork) -> None:
+    """§2.1: containers on one bridge talk to each other through it, and its MAC table
+    (§2.2 `bridge fdb show`) learns each container's MAC behind that container's port."""
     c1, c2 = network.add("c1"), network.add("c2")
-    reply = network.backend.ping(c1.ns, c2.ip, count=2, timeout=2.0)
-    assert reply.received, f"c1 ({c1.ip}) gets no reply from c2 ({c2.ip}) across the bridge"
-
-
-def test_del_releases_the_bridge_port(network: CniNetwork) -> None:
-    c1, c2 = network.add("c1"), network.add("c2")
-    gone = network.host_end(c1).name
-    network.delete(c1)
-    ports = [link.name for link in network.backend.link_list(network.backend.host_ns)
-             if link.master == network.config.bridge]
-    assert gone not in ports, f"c1's port {gone} is still on the bridge after DEL"
-    assert network.host_end(c2).name in ports, "c2's port left the bridge when c1 was deleted"
+    with own("bridge"):
+        network.require_reaches_gateway(c1)
+        network.require_reaches_gateway(c2)
+    ip1, ip2 = network.ip(c1), network.ip(c2)
+    reply = network.backend.ping(c1.ns, ip2, count=2, timeout=2.0)
+    assert reply.received, f"c1 ({ip1}) gets no reply from c2 ({ip2}) across the bridge"
+    learned = {(e.mac, e.port) for e in network.backend.fdb_list(
+        network.backend.host_ns, network.config.bridge) if not e.local}
+    for attachment in (c1, c2):
+        mac = network.interface(attachment).mac
+        port = network.host_end(attachment).name
+        assert (mac, port) in learned, (
+            f"bridge {network.config.bridge} has not learned {attachment.container_id}'s MAC "
+            f"{mac} behind its port {port}")

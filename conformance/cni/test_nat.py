@@ -1,71 +1,93 @@
-"""nat: the host forwards and masquerades what leaves the containers' subnet, so a container
-reaches the wan (which has no route back to the subnet) and the wan sees the host's uplink
-address; DEL leaves no rule naming the container."""
+"""nat — the guide's §3: the host rewrites the source of what the containers send out
+(MASQUERADE: the outgoing interface's own address, §3.1) and forwards it (`ip_forward`,
+§3.2), so a container reaches the outside (here a wan namespace with no route back to the
+containers' subnet) and the outside sees the host's uplink address; traffic between the
+containers on the bridge keeps its source (the guide's rule has `! -o ctr0`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from ctrnet.backend import Backend
 from ctrnet.errors import Unreachable
 from ctrnet.types import Proto
 
 from .network import HOST_UPLINK_CIDR, WAN_ADDRESS, WAN_NS, CniNetwork
+from .verdict import own
 
 pytestmark = pytest.mark.checklist("nat")
 
 
-def _save(backend: Backend, table: str | None = None) -> str:
-    save = getattr(backend, "iptables_save", None)
-    if save is None:
-        pytest.skip(f"backend {backend.name!r} cannot read iptables rules yet")
-    text: str = save(backend.host_ns, table=table)
-    return text
-
-
 def test_host_forwards_ipv4(network: CniNetwork) -> None:
+    """§3.2: `echo 1 > /proc/sys/net/ipv4/ip_forward` (§6.2: the first thing to check when
+    a container cannot get out)."""
     network.add("c1")
-    value = network.backend.sysctl_get(network.backend.host_ns, "net.ipv4.ip_forward")
-    assert value == "1", f"net.ipv4.ip_forward is {value} in the host: it will not forward"
+    problem = network.forwarding_problem()
+    assert not problem, problem
 
 
 def test_nat_table_masquerades(network: CniNetwork) -> None:
+    """§3.2: `iptables -t nat -A POSTROUTING -s <subnet> ! -o <bridge> -j MASQUERADE`."""
+    if network.backend.missing("iptables"):
+        pytest.skip(str(network.backend.missing("iptables")))
     network.add("c1")
-    rules = _save(network.backend, "nat")
-    assert "-j MASQUERADE" in rules or "-j SNAT" in rules, (
-        "the nat table has no MASQUERADE (or SNAT) rule for the containers' traffic")
+    problem = network.masquerade_problem()
+    assert not problem, problem
 
 
-def test_container_reaches_the_wan(network: CniNetwork) -> None:
-    c1 = network.add("c1")
-    try:
-        reply = network.backend.ping(c1.ns, WAN_ADDRESS, count=2, timeout=2.0)
-    except Unreachable:
-        pytest.fail(f"c1 ({c1.ip}) has no route to the wan {WAN_ADDRESS}: no default route")
-    assert reply.received, (
-        f"c1 ({c1.ip}) gets no reply from the wan {WAN_ADDRESS}: the wan has no route back to "
-        f"{network.subnet}, so the source must be masqueraded")
-
-
-def test_wan_sees_the_hosts_uplink_address(network: CniNetwork) -> None:
+def test_container_reaches_the_wan_from_the_hosts_uplink_address(network: CniNetwork) -> None:
+    """§3.1–3.2: with forwarding and MASQUERADE, a container's connection to the outside
+    gets through, and the outside sees the host's address, not the container's."""
     backend = network.backend
-    if not hasattr(backend, "listen"):
-        pytest.skip(f"backend {backend.name!r} has no TCP probes yet")
     c1 = network.add("c1")
+    network.require_reaches_gateway(c1)
+    network.require_default_route(c1)
+    with own("nat"):
+        network.require_nat()
+    ip = network.ip(c1)
+    try:
+        reply = backend.ping(c1.ns, WAN_ADDRESS, count=2, timeout=2.0)
+    except Unreachable:
+        pytest.fail(f"c1 ({ip}) has no route to the wan {WAN_ADDRESS}")
+    assert reply.received, (
+        f"c1 ({ip}) gets no reply from the wan {WAN_ADDRESS} although forwarding is on and a "
+        "MASQUERADE rule exists: does the rule match the containers' subnet?")
     uplink_ip = HOST_UPLINK_CIDR.split("/")[0]
     with backend.listen(WAN_NS, Proto.TCP, 8080) as listener:
         outcome = backend.connect(c1.ns, Proto.TCP, WAN_ADDRESS, 8080, timeout=2.0)
-        assert outcome.ok, f"c1 ({c1.ip}) cannot open TCP to the wan: {outcome.outcome.value}"
+        assert outcome.ok, f"c1 ({ip}) cannot open TCP to the wan: {outcome.outcome.value}"
         seen = [peer.ip for peer in listener.peers()]
-    assert seen and all(ip == uplink_ip for ip in seen), (
+    assert seen and all(s == uplink_ip for s in seen), (
         f"the wan saw c1's connection from {', '.join(seen) or 'nowhere'}, "
         f"expected the uplink address {uplink_ip}")
 
 
+def test_containers_see_each_others_own_addresses(network: CniNetwork) -> None:
+    """§3.2: the guide's rule masquerades only what leaves through another interface than
+    the bridge (`! -o ctr0`): between two containers the source stays the container's."""
+    backend = network.backend
+    c1, c2 = network.add("c1"), network.add("c2")
+    network.require_reaches_gateway(c1)
+    network.require_reaches_gateway(c2)
+    ip1, ip2 = network.ip(c1), network.ip(c2)
+    with backend.listen(c2.ns, Proto.TCP, 8081) as listener:
+        outcome = backend.connect(c1.ns, Proto.TCP, ip2, 8081, timeout=2.0)
+        if not outcome.ok:
+            raise AssertionError("blocked by bridge: "
+                                 f"c1 ({ip1}) cannot open TCP to c2 ({ip2}) across the bridge")
+        seen = [peer.ip for peer in listener.peers()]
+    assert seen == [ip1], (
+        f"c2 saw c1's connection from {', '.join(seen) or 'nowhere'}, not from c1's own {ip1}: "
+        "traffic between containers was masqueraded (the rule lacks `! -o <bridge>`)")
+
+
 def test_del_leaves_no_rule_naming_the_container(network: CniNetwork) -> None:
+    """§3.2: rules a plugin adds for a container go when the container goes."""
+    if network.backend.missing("iptables"):
+        pytest.skip(str(network.backend.missing("iptables")))
     c1 = network.add("c1")
+    ip = network.ip(c1)
     network.delete(c1)
-    rules = _save(network.backend)
+    rules = network.backend.iptables_save(network.backend.host_ns)
     naming = [line for line in rules.splitlines()
-              if f" {c1.ip}/32 " in f"{line} " or f" {c1.ip} " in f"{line} "]
-    assert not naming, f"after DEL of c1 a rule still names {c1.ip}: {naming[0].strip()}"
+              if f" {ip}/32 " in f"{line} " or f" {ip} " in f"{line} "]
+    assert not naming, f"after DEL of c1 a rule still names {ip}: {naming[0].strip()}"

@@ -1,45 +1,39 @@
-"""netns: the container's side is configured inside the namespace CNI_NETNS names, not in the
-host; DEL leaves the namespace (the runtime owns it) and succeeds when it is already gone."""
+"""netns — the guide's §1.1: a network namespace is a network stack of its own (interfaces,
+routing table, iptables rules), so the container's side of the network must be configured
+inside the namespace the runtime names (CNI_NETNS), and the host's own stack left as it was.
+Keeping the runtime's namespace on DEL, and DEL after it is gone, are CNI's contract: extras.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from ctrnet.errors import Unreachable
-
-from .network import IFNAME, CniNetwork
+from .network import WAN_ADDRESS, CniNetwork
+from .verdict import own
 
 pytestmark = pytest.mark.checklist("netns")
 
 
-def test_interface_and_address_are_inside_the_container(network: CniNetwork) -> None:
+def test_container_interface_and_address_are_inside_its_namespace(network: CniNetwork) -> None:
+    """§1.1 (and §6.2, "veth not found: wrong namespace"): the container's interface and its
+    address live in the container's namespace, not in the host's."""
     c1 = network.add("c1")
-    names = [link.name for link in network.backend.link_list(c1.ns)]
-    assert IFNAME in names, f"c1: no {IFNAME} inside the container namespace (links: {names})"
-    held = [a.ip for a in network.backend.addr_list(network.backend.host_ns)]
-    assert c1.ip not in held, f"c1's address {c1.ip} was put on a link of the host"
+    with own("netns"):
+        address = network.address(c1)
+    if str(address.ip) == network.config.gateway:  # on the bridge too: IPAM's mistake
+        network.require_good_address(c1)
+    on_host = [a for a in network.backend.addr_list(network.backend.host_ns)
+               if a.ip == str(address.ip)]
+    assert not on_host, f"c1's address {address.ip} is also on the host's {on_host[0].ifname}"
 
 
-def test_container_routes_are_inside_the_container(network: CniNetwork) -> None:
-    c1 = network.add("c1")
-    try:
-        decision = network.backend.route_get(c1.ns, "198.51.100.7")
-    except Unreachable:
-        pytest.fail("c1 has no route off its subnet: its default route is missing")
-    assert decision.dev == IFNAME, f"c1 sends off-subnet traffic via {decision.dev}, not {IFNAME}"
-
-
-def test_del_keeps_the_container_namespace(network: CniNetwork) -> None:
-    c1 = network.add("c1")
-    network.delete(c1)
-    assert c1.ns in network.backend.netns_list(), "DEL removed the container's namespace"
-
-
-def test_del_succeeds_when_the_namespace_is_gone(network: CniNetwork) -> None:
-    c1 = network.add("c1")
-    path = network.launcher.netns_path(c1.ns)
-    host_end = network.host_end(c1).name
-    network.backend.netns_delete(c1.ns)
-    network.plugin.delete(c1.container_id, None, IFNAME, c1.result, netns_path=path)
-    c1.deleted = True
-    assert host_end not in network.veths_in_host(), f"{host_end} outlived c1's namespace"
+def test_host_routing_table_keeps_its_own_default_route(network: CniNetwork) -> None:
+    """§1.1: the host and the container have routing tables of their own; the container's
+    default route belongs in the container's table, the host keeps its route to the wan."""
+    network.add("c1")
+    default = [r for r in network.backend.route_list(network.backend.host_ns)
+               if r.dst in ("default", "0.0.0.0/0")]
+    assert [r.gateway for r in default] == [WAN_ADDRESS], (
+        "the host's default route changed to "
+        f"{', '.join(str(r.gateway or r.dev) for r in default) or 'nothing'} (expected via "
+        f"{WAN_ADDRESS}): a route meant for the container was set in the host's namespace")

@@ -1,44 +1,45 @@
-"""veth: ADD gives the container one end of a veth pair and leaves the other in the host;
-DEL removes the pair, and a second DEL succeeds as CNI requires."""
+"""veth — the guide's §1.2: a veth pair is a virtual cable with two ends; what goes in at one
+end comes out at the other, which is how traffic crosses from the container's namespace to
+the host's. One end inside the container, the other in the host, both up; removing the
+container's network removes the cable."""
 
 from __future__ import annotations
 
 import pytest
 
-from ctrnet.types import LinkKind
-
-from .network import IFNAME, CniNetwork
+from .network import CniNetwork
+from .verdict import own
 
 pytestmark = pytest.mark.checklist("veth")
 
 
-def test_container_gets_a_veth_whose_peer_is_in_the_host(network: CniNetwork) -> None:
+def test_container_interface_is_a_veth_whose_other_end_is_in_the_host(
+        network: CniNetwork) -> None:
+    """§1.2: the pair spans the two namespaces (the guide's picture: one end in the host,
+    the other in the container)."""
     c1 = network.add("c1")
-    inside = network.backend.link_get(c1.ns, IFNAME)
-    assert inside.kind is LinkKind.VETH, f"c1: {IFNAME} is a {inside.kind.value} link, not a veth"
-    outside = network.host_end(c1)
-    assert outside.kind is LinkKind.VETH, f"c1: host end {outside.name} is not a veth"
+    with own("veth"):
+        outside = network.host_end(c1)
+    assert outside.kind.value == "veth", f"c1: host end {outside.name} is not a veth"
 
 
 def test_both_ends_are_up_with_carrier(network: CniNetwork) -> None:
+    """§1.2: a cable carries nothing unless both of its ends are up."""
     c1 = network.add("c1")
-    inside = network.backend.link_get(c1.ns, IFNAME)
-    outside = network.host_end(c1)
-    assert outside.up, f"c1: host end {outside.name} is down (bring it up)"
-    assert inside.up, f"c1: {IFNAME} is down inside the container (bring it up)"
-    assert inside.carrier, f"c1: {IFNAME} has no carrier although both ends are up"
+    with own("veth"):
+        network.require_up(c1)
+    inside = network.interface(c1)
+    assert inside.carrier, f"c1: {inside.name} has no carrier although both ends are up"
 
 
 def test_del_removes_both_ends(network: CniNetwork) -> None:
+    """§1.2: the two ends exist together; when the container's network goes, so does the
+    cable — no end is left behind in the container or in the host."""
     c1 = network.add("c1")
-    host_end = network.host_end(c1).name
+    inside = network.interface(c1).name
+    with own("veth"):
+        host_end = network.host_end(c1).name
     network.delete(c1)
-    left = [link.name for link in network.backend.link_list(c1.ns) if link.name == IFNAME]
-    assert not left, f"c1: {IFNAME} is still in the container after DEL"
+    left = [link.name for link in network.links(c1.ns) if link.name == inside]
+    assert not left, f"c1: {inside} is still in the container after DEL"
     assert host_end not in network.veths_in_host(), f"c1: host end {host_end} left after DEL"
-
-
-def test_second_del_succeeds(network: CniNetwork) -> None:
-    c1 = network.add("c1")
-    network.delete(c1)
-    network.delete(c1)  # CNI: DEL of what is already gone must succeed

@@ -1,8 +1,12 @@
 """The six checklist items a grade is given against, as the learning guide words them.
 
-Each item has a stable id (the pytest marker argument `checklist(ID)` of the tests that
+Each item has a stable id (the pytest marker argument `checklist(ID)` of the checks that
 evidence it), its title in the guide's Japanese and in English, and a hint naming the part
-of the guide to reread when it fails.
+of the guide to reread when it fails. `ORDER` is the order in which the items build on each
+other, as the guide builds a container network: a namespace, a veth pair into it, a bridge
+joining the pairs, addresses from an IPAM, NAT to the outside; netlink is judged on how the
+links, addresses and routes of all of them were configured, so it comes last. A check that
+cannot be judged because an earlier item is broken is reported as blocked by that item.
 """
 
 from __future__ import annotations
@@ -62,9 +66,9 @@ ITEMS: tuple[Item, ...] = (
         title_en="configuring through netlink",
         section="§5 netlink ライブラリ",
         hint_ja="§5.1–5.2 を読み直す: ip コマンドを呼ばず netlink ライブラリで"
-        "リンク・アドレス・経路を設定する",
-        hint_en="reread §5.1–5.2: set links, addresses and routes with a netlink library, "
-        "not by running ip",
+        "リンク・アドレス・経路（ゲートウェイ経由のデフォルトルート）を設定する",
+        hint_en="reread §5.1–5.2: set links, addresses and routes (the default route via the "
+        "gateway) with a netlink library, not by running ip",
     ),
     Item(
         id="netns",
@@ -87,6 +91,9 @@ ITEMS: tuple[Item, ...] = (
 )
 
 BY_ID: dict[str, Item] = {item.id: item for item in ITEMS}
+
+#: Prerequisite order: each item builds on the ones before it (see the module docstring).
+ORDER: tuple[str, ...] = ("netns", "veth", "bridge", "ipam", "nat", "netlink")
 
 
 def item(item_id: str) -> Item:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_address, ip_interface, ip_network
@@ -99,11 +100,13 @@ class CniResult:
     ips: tuple[IpConfig, ...]
     routes: tuple[tuple[IPv4Network, IPv4Address | None], ...]
     raw: dict[str, Any]
+    #: What breaks the CNI 1.0 result format (empty for a valid result; see `parse_result`).
+    problems: tuple[str, ...] = ()
 
     def container_ip(self, ifname: str) -> IpConfig | None:
         """The first IPv4 config on the container interface `ifname` (or with no interface)."""
         for ip in self.ips:
-            if ip.interface is None:
+            if ip.interface is None or ip.interface >= len(self.interfaces):
                 return ip
             if self.interfaces[ip.interface].name == ifname and self.interfaces[
                 ip.interface
@@ -128,16 +131,26 @@ def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def parse_result(stdout: str, *, expect_version: str = CNI_VERSION) -> CniResult:
-    """Check an ADD result against the CNI 1.0 result format; ResultInvalid lists what is
-    wrong, all of it, in one line."""
+def parse_result(stdout: str, *, expect_version: str = CNI_VERSION,
+                 strict: bool = True) -> CniResult:
+    """Check an ADD result against the CNI 1.0 result format. Strict, ResultInvalid lists
+    what is wrong, all of it, in one line; lenient (`strict=False`), the result comes back
+    with what could be read and its `problems` listed: the grader judges the network the
+    plugin built, and reports the result's format on its own (a CNI convention the guide
+    does not teach)."""
+    problems: list[str] = []
     try:
         data = json.loads(stdout)
     except ValueError:
-        raise ResultInvalid(f"result is not JSON: {_short(stdout) or 'empty output'!r}") from None
+        problems.append(f"result is not JSON: {_short(stdout) or 'empty output'!r}")
+        data = {}
     if not isinstance(data, dict):
-        raise ResultInvalid(f"result is a JSON {type(data).__name__}, not an object")
-    problems: list[str] = []
+        problems.append(f"result is a JSON {type(data).__name__}, not an object")
+        data = {}
+    if problems:
+        if strict:
+            raise ResultInvalid(problems[0])
+        return CniResult((), (), (), {}, tuple(problems))
     if data.get("cniVersion") != expect_version:
         problems.append(f"cniVersion is {data.get('cniVersion')!r}, expected {expect_version!r}")
     interfaces: list[Interface] = []
@@ -184,7 +197,11 @@ def parse_result(stdout: str, *, expect_version: str = CNI_VERSION) -> CniResult
     if not ips and not problems:
         problems.append("ips is empty: the result gives the container no address")
     routes: list[tuple[IPv4Network, IPv4Address | None]] = []
-    for n, route in enumerate(data.get("routes", []) or []):
+    raw_routes = data.get("routes", []) or []
+    if not isinstance(raw_routes, list):
+        problems.append("routes is not a list")
+        raw_routes = []
+    for n, route in enumerate(raw_routes):
         try:
             dst = ip_network(route["dst"], strict=False)
             gw = ip_address(route["gw"]) if route.get("gw") else None
@@ -195,9 +212,9 @@ def parse_result(stdout: str, *, expect_version: str = CNI_VERSION) -> CniResult
             routes.append((dst, gw if isinstance(gw, IPv4Address) else None))
     if "dns" in data and not isinstance(data["dns"], dict):
         problems.append("dns is not an object")
-    if problems:
+    if problems and strict:
         raise ResultInvalid("invalid CNI result: " + "; ".join(problems))
-    return CniResult(tuple(interfaces), tuple(ips), tuple(routes), data)
+    return CniResult(tuple(interfaces), tuple(ips), tuple(routes), data, tuple(problems))
 
 
 def parse_error(stdout: str) -> ErrorResult | None:
@@ -210,6 +227,42 @@ def parse_error(stdout: str) -> ErrorResult | None:
         return None
     return ErrorResult(int(data.get("code") or 0), str(data.get("msg", "")),
                        str(data.get("details", "")))
+
+
+#: What a call's reason says when the plugin could not even start on this machine (a missing
+#: interpreter module or program): grading it says "could not run", not 0/6.
+CANNOT_START = "cannot start: "
+_NO_MODULE = re.compile(r"No module named '([\w.]+)'")
+_NOT_FOUND = re.compile(r"^(?:.*?: )?(?:line \d+: |\d+: )?([\w./+-]+): (?:command )?not found$",
+                        re.MULTILINE)
+
+
+def cannot_start(returncode: int, stderr: str) -> str | None:
+    """Why the plugin could not start here, or None: a Python module its interpreter lacks
+    (the traceback's last line, or a plugin's own one-line message naming it), a program
+    the shell could not find (exit 127), a bad `#!` line."""
+    if returncode == 0:
+        return None
+    module = _NO_MODULE.search(stderr)
+    if module is not None:
+        name = module.group(1).split(".")[0]
+        return (f"its Python has no module {name!r} (install it for the interpreter of the "
+                f"plugin's #! line: python3 -m pip install {name})")
+    if returncode == 127:
+        found = _NOT_FOUND.search(stderr)
+        if found is not None:
+            return f"it runs {found.group(1)!r}, which is not installed here"
+    if "bad interpreter" in stderr:
+        return _short(_last_words(stderr))
+    return None
+
+
+def _last_words(text: str) -> str:
+    """What a crash said last: the exception line of a Python traceback, else all of it."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if lines and lines[0].startswith("Traceback (most recent call last)"):
+        return lines[-1]
+    return text
 
 
 # -- running -----------------------------------------------------------------------------
@@ -244,10 +297,13 @@ class Call:
         if self.returncode < 0:
             name = signal.Signals(-self.returncode).name
             return f"{what} crashed: killed by {name}"
+        missing = cannot_start(self.returncode, self.stderr)
+        if missing is not None:
+            return f"{what} {CANNOT_START}{missing}"
         error = parse_error(self.stdout)
         if error is not None:
             return f"{what} failed with {error}"
-        said = _short(self.stderr or self.stdout) or "no output"
+        said = _short(_last_words(self.stderr) or self.stdout) or "no output"
         return f"{what} exited {self.returncode} without a CNI error result: {said!r}"
 
 
@@ -289,12 +345,15 @@ class Plugin:
         self.calls.append(call)
         return call
 
-    def add(self, container_id: str, ns: str, ifname: str = "eth0") -> CniResult:
+    def add(self, container_id: str, ns: str, ifname: str = "eth0", *,
+            strict: bool = True) -> CniResult:
+        """ADD; PluginFailed when it fails. Strict, a result that breaks the CNI 1.0 format
+        is a failure too (ResultInvalid); lenient, it comes back with its `problems`."""
         call = self.invoke("ADD", container_id, ns, ifname)
         if not call.ok:
             raise PluginFailed(call.reason(self.timeout))
         try:
-            return parse_result(call.stdout)
+            return parse_result(call.stdout, strict=strict)
         except ResultInvalid as exc:
             raise ResultInvalid(f"ADD for {container_id}: {exc}") from None
 

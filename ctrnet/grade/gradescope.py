@@ -1,6 +1,14 @@
-"""Gradescope's autograder `results.json`: one test per checklist item worth one point,
-its output the failing checks and the hint; the overall score; extras as unscored tests.
-See https://gradescope-autograders.readthedocs.io/en/latest/specs/ (the "tests" array).
+"""Gradescope's autograder `results.json`: one test per checklist item worth one point, its
+output the root-cause failures, the checks a prerequisite blocked and the hint; the overall
+score, what to fix first as the submission's output; extras as unscored tests.
+
+Only the keys Gradescope documents (https://gradescope-autograders.readthedocs.io/en/latest/
+specs/, "Output format"): top level `score`, `execution_time`, `output`, `tests`; per test
+`name`, `score`, `max_score`, `status`, `output`, `visibility`. The top level has no
+`max_score` (Gradescope takes the total from the assignment). `status` is always given: left
+out, Gradescope derives it from score >= max_score, which would show a 0/0 extra as passed.
+An extra topic none of whose checks ran (all skipped) is not a test at all: it is listed in
+the output as not run, never shown as passed.
 """
 
 from __future__ import annotations
@@ -8,45 +16,57 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ctrnet.grade.model import Grade
-from ctrnet.grade.report import item_reasons, word
+from ctrnet.grade.model import Grade, Status
+from ctrnet.grade.report import count, extra_status, guidance, item_reasons, word
 
 
 def as_dict(grade: Grade, lang: str) -> dict[str, Any]:
     header = f"ctrnet grade: {grade.implementation} on {grade.backend}"
+    execution_time = max(0, round(grade.duration))
     if grade.error is not None:
         return {
             "score": 0,
+            "execution_time": execution_time,
             "output": f"{header}\n{word('not_run', lang)}: {grade.error}",
             "tests": [],
         }
     tests: list[dict[str, Any]] = []
     for result in grade.items:
         output = "\n".join(item_reasons(result, lang))
-        if not result.passed:
+        if result.status is Status.FAILED:
             output += f"\n{word('hint', lang)}: {result.item.hint(lang)}"
         tests.append({
             "name": f"{result.item.id}: {result.item.title(lang)}",
             "score": 1 if result.passed else 0,
             "max_score": 1,
             "status": "passed" if result.passed else "failed",
-            "output": output,
+            "output": output.strip(),
             "visibility": "visible",
         })
+    not_run = []
     for topic, extra in grade.extras.items():
-        bad = [t for t in extra if t.bad]
+        status = extra_status(extra)
+        if status is Status.NO_EVIDENCE:
+            not_run.append(topic)
+            continue
+        lines = [f"{t.name}: {t.message}" for t in extra if t.root]
+        lines += [f"{t.name}: {word('blocked_by', lang).format(where=t.blocked_by)} "
+                  f"({t.message})" for t in extra if t.blocked]
         tests.append({
-            "name": f"{word('extras', lang)}: {topic}",
+            "name": f"{word('extras', lang)}: {topic} ({count(extra, lang)})",
             "score": 0,
             "max_score": 0,
-            "status": "failed" if bad else "passed",
-            "output": "\n".join(f"{t.name}: {t.message}" for t in bad),
+            "status": "passed" if status is Status.PASSED else "failed",
+            "output": "\n".join(lines),
             "visibility": "visible",
         })
+    summary = [header, *grade.notes, *guidance(grade, lang)]
+    if not_run:
+        summary.append(f"{word('extras', lang)}, {word('skipped', lang)}: {', '.join(not_run)}")
     return {
         "score": grade.score,
-        "max_score": grade.max_score,
-        "output": "\n".join([header, *grade.notes]),
+        "execution_time": execution_time,
+        "output": "\n".join(summary),
         "tests": tests,
     }
 

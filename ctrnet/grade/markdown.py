@@ -1,11 +1,14 @@
-"""Markdown for a CI step summary ($GITHUB_STEP_SUMMARY): a table of the six items, then the
-failing checks of each failed item with the hint, then the extras.
+"""Markdown for a CI step summary ($GITHUB_STEP_SUMMARY): what to fix first, a table of the
+six items, then the root-cause failures and blocked checks of each item that did not pass
+with the hint, then the extras.
 """
 
 from __future__ import annotations
 
-from ctrnet.grade.model import Grade, Outcome
-from ctrnet.grade.report import count, item_reasons, passed_count, word
+from ctrnet.grade.model import Grade, Status
+from ctrnet.grade.report import count, extra_status, guidance, item_reasons, mark, word
+
+_SIGN = {Status.PASSED: "✅", Status.FAILED: "❌", Status.BLOCKED: "⏸️", Status.NO_EVIDENCE: "➖"}
 
 
 def _cell(text: str) -> str:
@@ -26,23 +29,27 @@ def render(grade: Grade, lang: str) -> str:
     if grade.error is not None:
         out.append(f"**{word('not_run', lang)}**: {_cell(grade.error)}")
         return "\n".join(out) + "\n"
+    advice = guidance(grade, lang)
+    if advice:
+        out += [f"**{_cell(advice[0])}**", ""]
+        out += [f"- {_cell(line.strip())}" for line in advice[1:]]
+        out.append("")
     out += [f"| | {word('item', lang)} | {word('tests', lang)} |", "|---|---|---|"]
     for r in grade.items:
-        mark = "✅" if r.passed else "❌"
         title = _cell(r.item.title(lang))
-        out.append(f"| {mark} | `{r.item.id}` {title} | {passed_count(r, lang)} |")
+        out.append(f"| {_SIGN[r.status]} {mark(r.status, lang)} | `{r.item.id}` {title} | "
+                   f"{count(r.tests, lang)} |")
     for r in grade.items:
-        if r.passed:
+        reasons = item_reasons(r, lang)
+        if not reasons:
             continue
-        out += ["", f"### ❌ `{r.item.id}` {r.item.title(lang)}", ""]
-        out += [f"- {_cell(reason)}" for reason in item_reasons(r, lang)]
-        out.append(f"- *{word('hint', lang)}*: {_cell(r.item.hint(lang))}")
+        out += ["", f"### {_SIGN[r.status]} `{r.item.id}` {r.item.title(lang)}", ""]
+        out += [f"- {_cell(reason)}" for reason in reasons]
+        if r.status is Status.FAILED:
+            out.append(f"- *{word('hint', lang)}*: {_cell(r.item.hint(lang))}")
     if grade.extras:
         out += ["", f"### {word('extras', lang)}", ""]
         for topic, tests in grade.extras.items():
-            bad = [t for t in tests if t.bad]
-            ran = any(t.outcome is not Outcome.SKIPPED for t in tests)
-            mark = "❌" if bad else "✅" if ran else "➖"
-            out.append(f"- {mark} {topic}: {count(tests, lang)}")
-            out += [f"  - {_cell(t.name)}: {_cell(t.message)}" for t in bad]
+            out.append(f"- {_SIGN[extra_status(tests)]} {topic}: {count(tests, lang)}")
+            out += [f"  - {_cell(t.name)}: {_cell(t.message)}" for t in tests if t.root]
     return "\n".join(out) + "\n"

@@ -1,17 +1,21 @@
-"""The terminal table: one line per checklist item, the failing tests under it with their
-reason and the hint, the score last. ANSI colour only when asked (the CLI asks on a TTY).
+"""The terminal table: first what to fix (the most basic root cause, and what it blocked),
+then one line per checklist item with its root-cause failures and the checks a prerequisite
+blocked under it, the hint for each failed item, the extras, and the score last. ANSI colour
+only when asked (the CLI asks on a TTY).
 """
 
 from __future__ import annotations
 
 import unicodedata
 
-from ctrnet.grade.model import Grade, Outcome
-from ctrnet.grade.report import count, item_reasons, passed_count, word
+from ctrnet.grade.model import Grade, Status
+from ctrnet.grade.report import count, extra_status, guidance, item_reasons, mark, word
 
 _GREEN, _RED, _YELLOW, _DIM, _BOLD, _RESET = (
     "\033[32m", "\033[31m", "\033[33m", "\033[2m", "\033[1m", "\033[0m",
 )
+_COLOURS = {Status.PASSED: _GREEN, Status.FAILED: _RED, Status.BLOCKED: _YELLOW,
+            Status.NO_EVIDENCE: _YELLOW}
 
 
 def _width(text: str) -> int:
@@ -35,28 +39,33 @@ def render(grade: Grade, lang: str, *, color: bool = False) -> str:
     if grade.error is not None:
         lines.append(paint(_RED, f"{word('not_run', lang)}: {grade.error}"))
         return "\n".join(lines) + "\n"
+    advice = guidance(grade, lang)
+    if advice:
+        lines.append("")
+        lines += [paint(_BOLD, line) if n == 0 else line for n, line in enumerate(advice)]
     title_cols = max(_width(r.item.title(lang)) for r in grade.items)
+    mark_cols = max(_width(mark(s, lang)) for s in Status)
     lines.append("")
     for result in grade.items:
-        mark = paint(_GREEN, word("pass", lang)) if result.passed else paint(
-            _RED, word("fail", lang))
-        mark_pad = " " * max(0, 6 - _width(word("pass" if result.passed else "fail", lang)))
+        status = result.status
+        label = mark(status, lang)
         lines.append(
-            f"  {mark}{mark_pad} {result.item.id:8} {_pad(result.item.title(lang), title_cols)}"
-            f"  {passed_count(result, lang)}"
+            f"  {paint(_COLOURS[status], label)}{' ' * (mark_cols - _width(label))} "
+            f"{result.item.id:8} {_pad(result.item.title(lang), title_cols)}"
+            f"  {count(result.tests, lang)}"
         )
-        if not result.passed:
-            for reason in item_reasons(result, lang):
-                lines.append(f"           - {reason}")
+        for reason in item_reasons(result, lang):
+            lines.append(f"           - {reason}")
+        if status is Status.FAILED:
             lines.append(paint(_DIM, f"           {word('hint', lang)}: {result.item.hint(lang)}"))
     if grade.extras:
         lines += ["", f"  {word('extras', lang)}:"]
     for topic, tests in grade.extras.items():
-        bad = [t for t in tests if t.bad]
-        ran = any(t.outcome is not Outcome.SKIPPED for t in tests)
-        mark = paint(_RED, "✗") if bad else paint(_GREEN, "✓") if ran else "·"
-        lines.append(f"    {mark} {topic:12} {count(tests, lang)}")
-        lines += [f"           - {t.name}: {t.message}" for t in bad]
+        status = extra_status(tests)
+        sign = {Status.PASSED: paint(_GREEN, "✓"), Status.FAILED: paint(_RED, "✗"),
+                Status.BLOCKED: paint(_YELLOW, "…"), Status.NO_EVIDENCE: "·"}[status]
+        lines.append(f"    {sign} {topic:12} {count(tests, lang)}")
+        lines += [f"           - {t.name}: {t.message}" for t in tests if t.root]
     lines.append("")
     score = f"{word('score', lang)}: {grade.score}/{grade.max_score}"
     lines.append(paint(_BOLD + (_GREEN if grade.exit_status == 0 else _RED), score))
