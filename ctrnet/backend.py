@@ -22,6 +22,7 @@ from ctrnet.types import (
     FdbEntry,
     Link,
     Neighbour,
+    NeighState,
     PacketTrace,
     PingResult,
     Proto,
@@ -120,11 +121,19 @@ class Backend(abc.ABC):
     def close(self) -> None:
         """Remove every namespace (and so every object) this world made. Idempotent."""
 
-    def checkpoint(self) -> None:
-        """Make the world as it is now durable, for a world kept between processes whose
-        state is not the kernel's own (the simulator's, saved in its state directory).
-        The network manager calls it before an operation's journal entry is dropped. A
+    def checkpoint(self, records: dict[str, str] | None = None) -> None:
+        """Make the world as it is now durable, together with `records` (the network
+        manager's state files, path -> text) in one atomic write, for a world kept between
+        processes whose state is not the kernel's own (the simulator's, saved in its state
+        directory). The manager calls it before an operation's journal entry is dropped. A
         kernel world is durable as it goes: nothing to do."""
+        return None
+
+    def checkpointed_records(self) -> dict[str, str] | None:
+        """The records saved with the world by the last `checkpoint` (None when the world
+        keeps none: a kernel world, a throw-away one). After a crash the records on disk may
+        be ahead of the world; the manager puts these back before it recovers."""
+        return None
 
     def __enter__(self) -> Backend:
         return self
@@ -292,6 +301,17 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def neigh_flush(self, ns: str, ifname: str | None = None) -> None:
         """Remove the non-permanent neighbour entries."""
+
+    def neigh_set(self, ns: str, ifname: str, ip: str, mac: str | None, state: NeighState,
+                  *, create: bool, exclusive: bool) -> None:
+        """`ip neigh add|replace|change`: set the entry for `ip` on `ifname` (RTM_NEWNEIGH:
+        `create` = NLM_F_CREATE, `exclusive` = NLM_F_EXCL; EEXIST / ENOENT as the kernel).
+        A backend that cannot raises NotImplementedError (the command line refuses loudly)."""
+        raise NotImplementedError("neigh_set")
+
+    def neigh_delete(self, ns: str, ifname: str, ip: str) -> None:
+        """`ip neigh del`: remove the entry (ENOENT if there is none)."""
+        raise NotImplementedError("neigh_delete")
 
     @abc.abstractmethod
     def fdb_list(self, ns: str, bridge: str | None = None) -> list[FdbEntry]:

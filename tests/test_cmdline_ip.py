@@ -108,7 +108,8 @@ def test_batch_skips_comments_and_blank_lines(pair: Backend) -> None:
         ("ip route add 10.9.0.0/24 dev va table 100", "route table 100"),
         ("ip route add 10.9.0.0/24 dev va src 10.0.0.1", "route option 'src'"),
         ("ip addr add 10.9.0.1/24 dev va label va:1", "address option 'label'"),
-        ("ip neigh add 10.0.0.9 lladdr 02:00:00:00:00:09 dev va", "neighbour add"),
+        ("ip neigh add 10.0.0.9 lladdr 02:00:00:00:00:09 dev va nud none",
+         "nud none (an entry in state NONE)"),
         ("ip link set va alias uplink", "link option 'alias'"),
     ],
 )

@@ -19,6 +19,7 @@ from ctrnet.backends.sim.capture import CaptureOps
 from ctrnet.backends.sim.devices import Bridge, Device, Veth
 from ctrnet.backends.sim.etcfiles import EtcFilesOps
 from ctrnet.backends.sim.ipv4 import ip_local_out, route_output
+from ctrnet.backends.sim.neighbour import neigh_delete, neigh_set
 from ctrnet.backends.sim.operations import NetfilterOps
 from ctrnet.backends.sim.packet import (
     ICMP_ECHO,
@@ -40,6 +41,7 @@ from ctrnet.types import (
     FdbEntry,
     Link,
     Neighbour,
+    NeighState,
     PingError,
     PingResult,
     PortInfo,
@@ -67,9 +69,12 @@ def _prefix(text: str) -> tuple[int, int]:
 
 
 class Keeper(Protocol):
-    """Where a world kept between processes goes (`keeper._Keeper`)."""
+    """Where a world kept between processes goes (`keeper._Keeper`), with the records saved
+    beside it."""
 
-    def save(self, backend: SimBackend) -> None: ...
+    records: dict[str, str] | None
+
+    def save(self, backend: SimBackend, records: dict[str, str] | None = None) -> None: ...
 
     def __call__(self, backend: SimBackend) -> None: ...
 
@@ -101,9 +106,14 @@ class SimBackend(NetfilterOps, EtcFilesOps, CaptureOps, TraceOps, Backend):
         self.keeper: Keeper | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def checkpoint(self) -> None:
+    def checkpoint(self, records: dict[str, str] | None = None) -> None:
         if self.keeper is not None:
-            self.keeper.save(self)
+            self.keeper.save(self, records)
+
+    def checkpointed_records(self) -> dict[str, str] | None:
+        if self.keeper is None:
+            return None  # a throw-away world keeps nothing
+        return self.keeper.records if self.keeper.records is not None else {}
 
     def close(self) -> None:
         keeper, self.keeper = self.keeper, None
@@ -347,6 +357,18 @@ class SimBackend(NetfilterOps, EtcFilesOps, CaptureOps, TraceOps, Backend):
     def neigh_flush(self, ns: str, ifname: str | None = None) -> None:
         space = self._ns(ns)
         space.neigh.flush(space.device(ifname) if ifname is not None else None)
+
+    def neigh_set(self, ns: str, ifname: str, ip: str, mac: str | None, state: NeighState,
+                  *, create: bool, exclusive: bool) -> None:
+        space = self._ns(ns)
+        neigh_set(self.world, space, space.device(ifname), _ip(ip),
+                  parse_mac(mac) if mac is not None else None, state, create=create,
+                  exclusive=exclusive)
+        self.world.run()
+
+    def neigh_delete(self, ns: str, ifname: str, ip: str) -> None:
+        space = self._ns(ns)
+        neigh_delete(space, space.device(ifname), _ip(ip))
 
     def fdb_list(self, ns: str, bridge: str | None = None) -> list[FdbEntry]:
         space = self._ns(ns)

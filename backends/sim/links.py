@@ -15,7 +15,6 @@ from ctrnet.backends.sim.devices import Bridge, Device, Loopback, Veth, check_if
 from ctrnet.backends.sim.packet import BROADCAST_MAC, is_multicast_mac, parse_ip
 from ctrnet.backends.sim.routing import add_connected_routes, addr_add, addr_flush
 from ctrnet.backends.sim.world import Namespace, World
-
 from ctrnet.errors import from_errno
 from ctrnet.types import OperState
 
@@ -85,7 +84,9 @@ def set_up(world: World, dev: Device, up: bool) -> None:
         # fib_disable_ip: every main-table route through the device goes, and the
         # neighbours with it (arp_ifdown); the veth peer loses carrier: its neighbours too.
         ns.fib.flush_dev(dev)
-        ns.neigh.flush(dev)
+        # NETDEV_DOWN: neigh_ifdown takes the permanent entries too; the peer's carrier loss
+        # (neigh_carrier_down) keeps them.
+        ns.neigh.flush(dev, everything=True)
         if isinstance(dev, Veth):
             dev.peer.ns.neigh.flush(dev.peer)
     if isinstance(dev, Bridge):
@@ -181,6 +182,8 @@ def set_mac(dev: Device, mac: int) -> None:
     if old == mac:
         return
     dev.mac = mac
+    # NETDEV_CHANGEADDR: neigh_changeaddr drops every entry of the device, permanent ones too.
+    dev.ns.neigh.flush(dev, everything=True)
     if isinstance(dev, Bridge):  # br_set_mac_address
         br = dev.br
         br.mac_set = True

@@ -8,6 +8,7 @@ transitions (REACHABLE->STALE, DELAY->PROBE, INCOMPLETE/PROBE->FAILED) are compu
 
 from __future__ import annotations
 
+import errno
 from typing import TYPE_CHECKING
 
 from ctrnet.backends.sim.packet import (
@@ -21,7 +22,7 @@ from ctrnet.backends.sim.packet import (
     IPv4,
     is_multicast_mac,
 )
-
+from ctrnet.errors import from_errno
 from ctrnet.types import NeighState
 
 if TYPE_CHECKING:
@@ -98,6 +99,42 @@ class NeighTable:
         for entry in self.entries.values():
             entry.settle(now)
         return list(self.entries.values())
+
+
+def neigh_set(world: World, ns: Namespace, dev: Device, ip: int, mac: int | None,
+              state: NeighState, *, create: bool, exclusive: bool) -> None:
+    """neigh_add (RTM_NEWNEIGH) with NEIGH_UPDATE_F_ADMIN: the entry takes `state` (and
+    `mac`) whatever it was; DELAY starts probing at once, INCOMPLETE/PROBE resolve."""
+    now = world.clock.now()
+    key = (dev, ip)
+    entry = ns.neigh.entries.get(key)
+    if entry is not None and exclusive:
+        raise from_errno(errno.EEXIST, "neighbour exists")
+    if mac is None and state in _VALID and (
+            entry is None or entry.mac is None or entry.settle(now) not in _VALID):
+        # __neigh_update: a valid state needs an address, given or already known.
+        raise from_errno(errno.EINVAL, "No link layer address given")
+    if entry is None:
+        if not create:
+            raise from_errno(errno.ENOENT, "no such neighbour")
+        entry = ns.neigh.entries[key] = Entry(dev, ip, now)
+    if mac is not None:
+        entry.mac = mac
+    # A DELAY set by hand has its timer armed for now: it is in PROBE at once.
+    entry.state = _PROBE if state == _DELAY else state
+    entry.since = entry.updated = entry.confirmed = now
+    if entry.state in (_PROBE, _INCOMPLETE):
+        _start_resolution(world, ns, entry, None, entry.mac or BROADCAST_MAC)
+    elif entry.queue and entry.mac is not None and entry.state in _VALID:
+        queued, entry.queue = entry.queue, []
+        for packet in queued:
+            world.xmit(dev, Frame(entry.mac, dev.mac, ETH_P_IP, packet))
+
+
+def neigh_delete(ns: Namespace, dev: Device, ip: int) -> None:
+    """neigh_delete: ENOENT for an entry that is not there (a NONE one counts as absent)."""
+    if ns.neigh.entries.pop((dev, ip), None) is None:
+        raise from_errno(errno.ENOENT, "no such neighbour")
 
 
 def _arp_request(world: World, dev: Device, sip: int, tip: int, dst_mac: int) -> None:
