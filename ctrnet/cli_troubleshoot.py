@@ -20,7 +20,7 @@ from ctrnet.i18n import say
 from ctrnet.network import EndpointRecord, Mode
 from ctrnet.state import StateStore, default_state_dir
 from ctrnet.troubleshoot import pcap, tcpdump_format, topology, tracetext
-from ctrnet.troubleshoot.doctor import Container, Net, Report, diagnose, discover
+from ctrnet.troubleshoot.doctor import Container, Net, Report, diagnose, discover, stranded
 from ctrnet.troubleshoot.trace import PROTOS
 from ctrnet.troubleshoot.wire import decode
 
@@ -139,7 +139,7 @@ def doctor_scope(world: Backend, state: StateStore | None,
     nets += [n for n in discover(world) if n.bridge not in known]
     everything = say("all networks", "すべてのネットワーク")
     if name is None:
-        return nets, [], everything
+        return nets, stranded(world, (c.ns for n in nets for c in n.containers)), everything
     chosen = [n for n in nets if name in (n.name, n.bridge)]
     if chosen:
         return chosen, [], say(f"network {name}", f"ネットワーク {name}")

@@ -135,3 +135,27 @@ def test_a_shell_on_the_default_world_shares_the_records_made_outside(tmp_path: 
                     "--state", str(state / "world"))
     assert done.returncode == 0, done.stderr
     assert "br-web" in done.stdout and "network web" in done.stdout
+
+
+APPLY_FIXES = (
+    "for round in 1 2 3; do\n"
+    "  ctrnet doctor --json > report.json && break\n"
+    f"  {sys.executable} -c 'import json; [print(f[\"fix\"]) for f in "
+    "json.load(open(\"report.json\"))[\"findings\"]]' > fixes.sh\n"
+    "  cat fixes.sh; sh -e fixes.sh || exit 9\n"
+    "done\n")
+
+
+def test_the_guides_network_with_the_host_end_moved_in_is_found_and_fixed(
+        tmp_path: Path) -> None:
+    done = sim_exec(tmp_path, GUIDE + "ip -n container1 link set lo up\n"
+                    "sysctl -w net.ipv4.ip_forward=1\n"
+                    "iptables -t nat -A POSTROUTING -s 172.20.0.0/24 ! -o ctr0 -j MASQUERADE\n"
+                    "ip link set veth0 netns container1\n"  # the mistake
+                    + APPLY_FIXES +
+                    "ctrnet doctor && ip netns exec container1 ping -c 1 172.20.0.1\n")
+    assert done.returncode == 0, done.stdout + done.stderr
+    fixes = done.stdout
+    assert "ip -n container1 link set veth0 netns 1" in fixes
+    assert "ip link set veth0 master ctr0" in fixes and "ip link set veth0 up" in fixes
+    assert "no problems found" in fixes and "1 received" in fixes

@@ -120,10 +120,49 @@ def discover(backend: Backend, only: str | None = None) -> list[Net]:
             subnet, gateway = str(iface.network), str(iface.ip)
         containers = tuple(
             Container(lk.peer_ns, lk.peer, lk.name) for lk in links
-            if lk.kind is LinkKind.VETH and lk.master == bridge.name
-            and lk.peer_ns not in (None, host) and lk.peer is not None)
+            if lk.kind is LinkKind.VETH and lk.peer_ns not in (None, host)
+            and lk.peer is not None and (lk.master == bridge.name or (
+                lk.master is None and _on_subnet(backend, lk.peer_ns, lk.peer, subnet))))
         nets.append(Net(bridge.name, bridge.name, subnet, gateway, None, containers))
     return nets
+
+
+def _on_subnet(backend: Backend, ns: str, ifname: str, subnet: str | None) -> bool:
+    """Whether `ifname` in `ns` has an address in `subnet`: a container meant for that
+    bridge whose host end was never enslaved (or was released) still belongs to it."""
+    if subnet is None:
+        return False
+    network = ipaddress.IPv4Network(subnet)
+    try:
+        return any(ipaddress.IPv4Address(a.ip) in network
+                   for a in backend.addr_list(ns, ifname))
+    except CtrnetError:
+        return False
+
+
+def stranded(backend: Backend, known: Iterable[str] = ()) -> list[Container]:
+    """Namespaces (other than `known`) holding both ends of a veth pair: the host end was
+    moved in with the container's, or never moved out, so the container is on no bridge and
+    discovery by bridge cannot find it. The end with an address is the container's."""
+    skip = set(known) | {backend.host_ns}
+    found: list[Container] = []
+    for ns in backend.netns_list():
+        if ns in skip:
+            continue
+        try:
+            links = backend.link_list(ns)
+            addressed = {a.ifname for a in backend.addr_list(ns)}
+        except CtrnetError:
+            continue
+        seen: set[str] = set()
+        for lk in links:
+            if lk.kind is not LinkKind.VETH or lk.peer_ns != ns or lk.peer is None \
+                    or lk.name in seen:
+                continue
+            seen |= {lk.name, lk.peer}
+            mine = lk.peer if lk.peer in addressed and lk.name not in addressed else lk.name
+            found.append(Container(ns, mine))
+    return found
 
 
 # -- the checks ----------------------------------------------------------------------------
