@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ctrnet import i18n
-from ctrnet.grade import jsonfmt
+from ctrnet.grade import classroom, jsonfmt
 from ctrnet.grade.model import Grade
 from ctrnet.grade.report import FILENAMES, LANGS, Format, parse_formats, render
 from ctrnet.grade.runner import Request, grade
@@ -46,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         + ", ".join(f"{name} ({fmt.value})" for fmt, name in FILENAMES.items()))
     parser.add_argument("--timeout", type=float, metavar="SECONDS",
                         help="kill a plugin call after this long (default 10)")
+    parser.add_argument("--class", dest="class_", metavar="DIR|ROSTER",
+                        help="grade a whole class: every submission in DIR (or listed in a "
+                        "ROSTER csv of student,path), every format per student and a summary, "
+                        "under --output-dir (default grades/); see ctrnet.grade.classroom")
+    parser.add_argument("--jobs", type=int, metavar="N",
+                        help="with --class: submissions graded at once (default: the cores)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress on stderr while grading")
 
@@ -81,6 +87,20 @@ def emit(result: Grade, formats: list[Format], *, lang: str, output: str | None,
     sys.stdout.write(render(result, fmt, lang=lang, color=_colour(sys.stdout)))
 
 
+def _grade_class(args: argparse.Namespace) -> int:
+    if args.impl != "ctrnet" or args.output is not None or args.conf is not None:
+        return _fail("--class grades the submissions it finds: no --impl, --conf or --output")
+    if args.jobs is not None and args.jobs < 1:
+        return _fail("--jobs: at least 1")
+    lang = getattr(args, "lang", None) or i18n.current()
+    try:
+        return classroom.run_class(Path(args.class_), Path(args.output_dir or "grades"),
+                                   backend=args.backend, lang=lang, jobs=args.jobs,
+                                   timeout=args.timeout, quiet=args.quiet)
+    except classroom.ClassError as exc:
+        return _fail(str(exc))
+
+
 def _colour(stream: object) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty()) and "NO_COLOR" not in os.environ
@@ -95,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail("several formats need --output-dir DIR (one file per format)")
     if args.output is not None and args.output_dir is not None:
         return _fail("--output and --output-dir exclude each other")
+    if args.class_ is not None:
+        return _grade_class(args)
     action = list(args.action)
     if action:
         if action[0] != "report" or len(action) != 2:
