@@ -325,6 +325,14 @@ class Backend(abc.ABC):
     def fdb_delete(self, ns: str, port: str, mac: str) -> None:
         """Remove an entry; ENOENT if there is none."""
 
+    def fdb_set(self, ns: str, port: str, mac: str, *, kind: str, replace: bool) -> None:
+        """`bridge fdb add|replace MAC dev PORT master [permanent|static|dynamic]`: `kind`
+        "permanent" (a local entry: frames to MAC go up to the bridge, not out of PORT),
+        "static" (forwarded to PORT, never aged) or "dynamic" (aged like a learned one);
+        `replace`: NLM_F_REPLACE, else EEXIST for an existing entry. A backend that cannot
+        raises NotImplementedError (the command line refuses loudly)."""
+        raise NotImplementedError("fdb_set")
+
     # -- sysctls -------------------------------------------------------------------------
     @abc.abstractmethod
     def sysctl_get(self, ns: str, key: str) -> str:

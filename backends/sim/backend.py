@@ -404,6 +404,24 @@ class SimBackend(NetfilterOps, EtcFilesOps, CaptureOps, TraceOps, Backend):
             raise from_errno(errno.EEXIST, f"FDB entry {mac} exists")
         br.fdb[value] = _static(dev, self.world.clock.now())
 
+    def fdb_set(self, ns: str, port: str, mac: str, *, kind: str, replace: bool) -> None:
+        dev, value = self._port(ns, port, mac)
+        assert dev.port is not None
+        br = dev.port.br
+        now = self.world.clock.now()
+        rec = br.lookup(value, now)
+        if rec is not None and not replace:
+            raise from_errno(errno.EEXIST, f"FDB entry {mac} exists")
+        if kind not in ("permanent", "static", "dynamic"):
+            raise from_errno(errno.EINVAL, f"FDB entry kind {kind!r}")
+        # fdb_add_entry: NUD_PERMANENT -> local (and static), NUD_NOARP -> static, else a
+        # dynamic entry that ages; a replaced entry moves to the new port.
+        local, static = kind == "permanent", kind != "dynamic"
+        if rec is None:
+            br.fdb[value] = FdbRecord(dev.port, local, static, now)
+        else:
+            rec.port, rec.local, rec.static, rec.updated = dev.port, local, static, now
+
     def fdb_delete(self, ns: str, port: str, mac: str) -> None:
         dev, value = self._port(ns, port, mac)
         assert dev.port is not None

@@ -163,23 +163,41 @@ def fdb_show(ctx: Context, json: bool, argv: list[str]) -> int:
     return 0
 
 
-def fdb_modify(ctx: Context, argv: list[str], add: bool) -> int:
+#: The ndm_state bits bridge/fdb.c sets (include/uapi/linux/neighbour.h).
+_NUD_REACHABLE, _NUD_NOARP, _NUD_PERMANENT = 0x02, 0x40, 0x80
+
+
+def _fdb_kind(state: int) -> str:
+    """What fdb_add_entry() makes of ndm_state: PERMANENT a local entry, NOARP a static
+    one, anything else a dynamic (ageing) one."""
+    if state & _NUD_PERMANENT:
+        return "permanent"
+    return "static" if state & _NUD_NOARP else "dynamic"
+
+
+def fdb_modify(ctx: Context, argv: list[str], add: bool, replace: bool = False) -> int:
+    """fdb_modify() of bridge/fdb.c: ndm_state starts as NUD_NOARP; `local`/`permanent` add
+    NUD_PERMANENT, `static`/`temp` NUD_REACHABLE, `dynamic` swaps NOARP for REACHABLE; with
+    neither PERMANENT nor REACHABLE the entry is permanent ("Assume permanent")."""
     mac: str | None = None
     dev: str | None = None
     master = False
+    state = _NUD_NOARP
     r = ArgReader(argv)
     while r:
         word = r.take()
         if word == "dev":
             dev = r.value()
-        elif word == "master":
+        elif matches(word, "master"):
             master = True
-        elif word in ("static", "temp") and add:
-            # NUD_NOARP without NUD_PERMANENT: a static bridge entry (br_fdb_add()).
-            continue
-        elif word in ("self", "local", "permanent", "dynamic", "vlan", "dst", "port", "vni",
-                      "via", "src_vni", "router", "use", "extern_learn", "sticky", "nhid",
-                      "norouter"):
+        elif matches(word, "local") or matches(word, "permanent"):
+            state |= _NUD_PERMANENT
+        elif matches(word, "temp") or matches(word, "static"):
+            state |= _NUD_REACHABLE
+        elif matches(word, "dynamic"):
+            state = (state & ~_NUD_NOARP) | _NUD_REACHABLE
+        elif word in ("self", "vlan", "dst", "port", "vni", "via", "src_vni", "router", "use",
+                      "extern_learn", "sticky", "nhid", "norouter"):
             raise _unsupported(f"fdb option {word!r}")
         else:
             if mac is not None:
@@ -193,11 +211,15 @@ def fdb_modify(ctx: Context, argv: list[str], add: bool) -> int:
     if not master:
         # Without "master" the entry goes to the device's own table (NTF_SELF): not modelled.
         raise _unsupported("fdb entries without 'master'")
+    if not state & (_NUD_PERMANENT | _NUD_REACHABLE):
+        state |= _NUD_PERMANENT
     try:
         if add:
-            ctx.backend.fdb_add(ctx.ns, port.name, mac)
+            ctx.backend.fdb_set(ctx.ns, port.name, mac, kind=_fdb_kind(state), replace=replace)
         else:
             ctx.backend.fdb_delete(ctx.ns, port.name, mac)
+    except NotImplementedError:
+        raise _unsupported("fdb add/replace with a state on this backend") from None
     except CtrnetError as err:
         raise _kernel_refused(err) from err
     return 0
@@ -252,7 +274,10 @@ def main(argv: list[str], ctx: Context) -> int:
             return fdb_modify(ctx, rest[1:], add=True)
         if matches(rest[0], "delete"):
             return fdb_modify(ctx, rest[1:], add=False)
-        if any(matches(rest[0], c) for c in ("append", "replace", "get", "flush", "help")):
+        if matches(rest[0], "replace") or matches(rest[0], "append"):
+            # Both lack NLM_F_EXCL: an existing bridge entry is updated (fdb_add_entry).
+            return fdb_modify(ctx, rest[1:], add=True, replace=True)
+        if any(matches(rest[0], c) for c in ("get", "flush", "help")):
             raise _unsupported(f"fdb {rest[0]}")
         raise _fail(f'Command "{rest[0]}" is unknown, try "bridge fdb help".\n')
     if any(matches(obj, o) for o in ("mdb", "vlan", "vni", "monitor", "help")):
