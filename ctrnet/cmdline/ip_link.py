@@ -233,6 +233,30 @@ def _veth_peer(ctx: Context, argv: list[str]) -> LinkArgs:
     return peer
 
 
+def _bridge_slave_set(ctx: Context, name: str, argv: list[str]) -> None:
+    """`type bridge_slave` (iplink_bridge_slave.c): the port flags hairpin and learning, as
+    `on`/`off`; a device that is no bridge port has no slave ops (EOPNOTSUPP)."""
+    flags: dict[str, bool] = {}
+    r = ArgReader(argv)
+    while r:
+        word = r.take()
+        if word in ("hairpin", "learning"):
+            value = r.value()
+            if value not in ("on", "off"):
+                raise CommandFailed(f'Error: argument of "{word}" must be one of "off", "on", '
+                                    f'not "{value}"\n', 1, fatal=True)
+            flags[word] = value == "on"
+        else:
+            raise unsupported(f"link set ... type bridge_slave {word!r}")
+    link = find_link(ctx, name)
+    if link.master is None:
+        raise CommandFailed("RTNETLINK answers: Operation not supported\n", 2)
+    if flags:
+        with kernel_call():
+            ctx.backend.bridge_port_set(ctx.ns, name, hairpin=flags.get("hairpin"),
+                                        learning=flags.get("learning"))
+
+
 def link_set(ctx: Context, argv: list[str]) -> int:
     args = parse_link_args(ctx, argv)
     if args.dev is None:
@@ -241,7 +265,9 @@ def link_set(ctx: Context, argv: list[str]) -> int:
     ns, name = ctx.ns, link.name
     # __rtnl_newlink() runs changelink (the `type` options) first, then do_setlink():
     # netns, address, mtu, name, flags (up/down), master, in that order.
-    if args.kind is not None:
+    if args.kind == "bridge_slave":
+        _bridge_slave_set(ctx, name, args.type_args)
+    elif args.kind is not None:
         if args.kind != "bridge" or link.kind is not LinkKind.BRIDGE:
             raise unsupported(f"link set ... type {args.kind}")
         opts = _bridge_opts(args.type_args)
