@@ -62,7 +62,7 @@ def open_world(name: str, state_dir: str) -> Iterator[Backend]:
         return
     world_dir = os.path.join(state_dir, "world")
     try:
-        os.makedirs(world_dir, exist_ok=True)
+        os.makedirs(world_dir, mode=0o700, exist_ok=True)
     except OSError as exc:  # a file where the directory should be, no permission, …
         raise InvalidConfig(f"state directory {names.shown(state_dir, 80)} cannot be used: "
                             f"{exc.strerror or exc}") from exc

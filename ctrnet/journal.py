@@ -129,7 +129,8 @@ class Journal:
         return False
 
     def live(self) -> list[dict[str, Any]]:
-        """The arguments (with "op") of the operations running now, in any process."""
+        """The arguments (with "op" and "id") of the operations running now, in any process
+        (and those this process is recovering)."""
         found = []
         for path in self._paths():
             try:
@@ -144,7 +145,7 @@ class Journal:
                         raise
                     body = self._body(path)
                     if body is not None:
-                        found.append({**body["args"], "op": body["op"]})
+                        found.append({**body["args"], "op": body["op"], "id": body["id"]})
             finally:
                 os.close(fd)
         return found

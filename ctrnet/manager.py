@@ -146,7 +146,7 @@ class NetworkManager:
         undo that failed, leave it to the next command's recovery)."""
         try:
             self._milestone(entry.op, "checkpoint")
-            self.backend.checkpoint()
+            self._checkpoint()
             self._milestone(entry.op, "outcome")
         except BaseException:
             self.journal.release(entry)
@@ -166,6 +166,7 @@ class NetworkManager:
         with self.state.locked():
             self._recovering = True
             try:
+                self._rewind_records()
                 for entry in self.journal.dead():
                     try:
                         self._recover(entry)
@@ -176,13 +177,33 @@ class NetworkManager:
                                          f"{entry.op} ({entry.path}); run the command again "
                                          "to retry")
                         raise
-                    self.backend.checkpoint()
+                    self._checkpoint()
                     self.journal.finish(entry)
                     handled.append(entry.id)
                 self.state.sweep_temporaries()
             finally:
                 self._recovering = False
         return handled
+
+    def _checkpoint(self) -> None:
+        """The world durable, with the records as they are now (for a world kept on disk by
+        the backend, both in one atomic write)."""
+        if self.backend.checkpointed_records() is None:
+            self.backend.checkpoint()  # the kernel: durable as it goes
+        else:
+            self.backend.checkpoint(self.state.records())
+
+    def _rewind_records(self) -> None:
+        """A world kept by the backend moves only at checkpoints: when a crash left the
+        records ahead of it, put back the records saved with it, so that recovery starts
+        from a world and records that agree."""
+        saved = self.backend.checkpointed_records()
+        if saved is not None and saved != self.state.records():
+            self.state.put_records(saved)
+            with self._pools_lock:
+                for _subnet, allocator in self._pools.values():
+                    allocator.store.close()
+                self._pools.clear()
 
     def _recover(self, entry: Entry) -> None:
         args = entry.args
@@ -191,32 +212,34 @@ class NetworkManager:
             record = self.state.endpoint(network, container)
             if record is not None and record.extra.get(OP_KEY) == entry.id:
                 _endpoint.disconnect(self._collaborators(), network, container)
-            if args.get("create_netns") and self._netns_unused(container):
+            if args.get("create_netns") and self._netns_unused(container, entry):
                 if_present(lambda: self.backend.netns_delete(container))
         elif entry.op == "disconnect":
             network, container = str(args["network"]), str(args["container"])
             record = self.state.endpoint(network, container)
             if record is None or record.extra.get(OP_KEY) == args.get("target"):
                 _endpoint.disconnect(self._collaborators(), network, container)
-            if args.get("delete_netns") and self._netns_unused(container):
+            if args.get("delete_netns") and self._netns_unused(container, entry):
                 if_present(lambda: self.backend.netns_delete(container))
-        elif entry.op == "network-create":
+        elif entry.op in ("network-create", "network-rm"):
+            # Undo the one, finish the other: both end with the network gone. Its record
+            # goes before the host sysctls are put back, so that last step may remain.
             if self.state.network(str(args["name"])) is not None:
                 self._delete_network(str(args["name"]))
-        elif entry.op == "network-rm":
-            if self.state.network(str(args["name"])) is not None:
-                self._delete_network(str(args["name"]))
+            else:
+                self._restore_host_sysctls()
         elif entry.op == "gc":
             self._gc()
 
-    def _netns_unused(self, container: str) -> bool:
-        """Whether a namespace an interrupted operation made (or was removing) exists and
-        nothing else uses it: no record, no live operation names it."""
+    def _netns_unused(self, container: str, entry: Entry) -> bool:
+        """Whether a namespace the interrupted operation `entry` made (or was removing)
+        exists and nothing else uses it: no record, no other live operation names it."""
         if container not in self.backend.netns_list():
             return False
         if self.state.container_endpoints(container):
             return False
-        return not any(e.get("container") == container for e in self.journal.live())
+        return not any(e.get("container") == container and e.get("id") != entry.id
+                       for e in self.journal.live())
 
     # -- queries ---------------------------------------------------------------------------
     def networks(self) -> list[NetworkSpec]:

@@ -145,6 +145,10 @@ def _unlink(path: Path) -> bool:
         return False
 
 
+#: Files of an IPAM FileStore that only help read the reservations (`ipam_store`).
+_IPAM_HELPERS = frozenset({"lock", "journal", "last_reserved_ip"})
+
+
 def _dead_writer(name: str) -> bool:
     """Whether `name` is a temporary file (".X.PID.TID.tmp" or ".claim") of a dead process."""
     parts = name.rsplit(".", 3)
@@ -402,6 +406,53 @@ class StateStore:
     # -- host settings ---------------------------------------------------------------------------
     def host(self) -> dict[str, Any]:
         return _read(self.root / "host.json") or {}
+
+    # -- the records as one value (saved with a world that a backend keeps) ----------------
+    def _record_paths(self) -> list[Path]:
+        """Every record file: not the lock, the journal, the world, a temporary file, or the
+        IPAM stores' lock, change log and cursor (which follow the reservations)."""
+        found = []
+        for dirpath, dirs, files in os.walk(self.root):
+            rel = os.path.relpath(dirpath, self.root)
+            top = rel.split(os.sep)[0]
+            if top in ("journal", "world"):
+                dirs[:] = []
+                continue
+            for name in files:
+                if name.startswith("."):
+                    continue
+                if rel == "." and name == "lock":
+                    continue
+                if top == "ipam" and name in _IPAM_HELPERS:
+                    continue
+                found.append(Path(dirpath) / name)
+        return sorted(found)
+
+    def records(self) -> dict[str, str]:
+        """Every record, relative path -> text."""
+        out = {}
+        for path in self._record_paths():
+            fd = open_nofollow(path, os.O_RDONLY)
+            with os.fdopen(fd, encoding="utf-8") as handle:
+                out[str(path.relative_to(self.root))] = handle.read()
+        return out
+
+    def put_records(self, records: dict[str, str]) -> None:
+        """Make the records exactly `records` (what `records()` returned earlier)."""
+        for path in self._record_paths():
+            if str(path.relative_to(self.root)) not in records:
+                _unlink(path)
+        for rel, text in records.items():
+            path = self.root / rel
+            if ".." in Path(rel).parts or path.is_absolute() and not \
+                    str(path).startswith(str(self.root)):
+                raise InvalidConfig(f"saved record {rel!r} is not a path in {self.root}")
+            _mkdirs(path.parent)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            fd = open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
 
     def sweep_temporaries(self) -> list[str]:
         """Remove the temporary files (`.NAME.PID.THREAD.tmp|claim`) of writers that are gone

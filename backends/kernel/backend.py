@@ -9,16 +9,21 @@ errno reaches the caller unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import os
+import re
 import socket
+import threading
 import time
+from pathlib import Path
 
 from pyroute2.netlink.exceptions import NetlinkError
 
 from ctrnet.backend import HOST_NS, LAUNCH_IN_NAMESPACE, THREAD_SAFE, Backend
-from ctrnet.errors import NotFound, from_errno
+from ctrnet.errors import BackendError, InvalidConfig, NotFound, from_errno
+from ctrnet.safefiles import open_nofollow, secure_dir
 from ctrnet.types import Address, FdbEntry, Link, Neighbour, PingResult, Route, RouteDecision
 
 from . import lifecycle, nsfs, observe, probe, spaces, values
@@ -46,24 +51,66 @@ _worlds = itertools.count(1)
 WORLD_ID_FILE = "kernel-world"
 
 
+#: A persistent world's id: "w" and six hex digits ("w" so that `sweep_stale`, which removes
+#: the worlds of dead pids, never takes it).
+_WORLD_ID_RE = re.compile(r"w[0-9a-f]{6}")
+#: How long taking up a namespace another process is making (or removing) may wait.
+_ADOPT_WAIT = 2.0
+
+
 def _persistent_world_id(state_dir: str) -> str:
-    """The id of the persistent world kept in `state_dir`, made on first use. It starts with
-    "w" so that `sweep_stale`, which removes the worlds of dead pids, never takes it."""
-    path = os.path.join(state_dir, WORLD_ID_FILE)
-    os.makedirs(state_dir, exist_ok=True)
-    try:
-        with open(path) as src:
-            world_id = src.read().strip()
-        if world_id:
-            return world_id
-    except FileNotFoundError:
-        pass
-    world_id = "w" + os.urandom(3).hex()
-    tmp = f"{path}.{os.getpid()}"
-    with open(tmp, "w") as out:
-        out.write(world_id + "\n")
-    os.replace(tmp, path)
+    """The id of the persistent world kept in `state_dir`, made on first use (by exactly one
+    of several processes starting at once: the file is linked into place, never replaced).
+    A file that is there but holds no valid id is an error with the way out, never a reason
+    to start a new world: that would orphan every namespace of the old one."""
+    directory = secure_dir(Path(state_dir))
+    path = directory / WORLD_ID_FILE
+    text = _read_world_id(path)
+    if text is None:
+        tmp = directory / f".{WORLD_ID_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
+        fd = open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            os.write(fd, ("w" + os.urandom(3).hex() + "\n").encode())
+            os.fsync(fd)
+            os.close(fd)
+            with contextlib.suppress(FileExistsError):  # another process was first: theirs
+                os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        text = _read_world_id(path)
+    world_id = (text or "").strip()
+    if not _WORLD_ID_RE.fullmatch(world_id):
+        found = sorted({real[len(NETNS_PREFIX):].split("-", 1)[0] for real in nsfs.listed()
+                        if real.startswith(NETNS_PREFIX + "w")})
+        known = (f"persistent worlds with namespaces on this machine: {', '.join(found)}"
+                 if found else "no persistent world has namespaces on this machine")
+        raise InvalidConfig(
+            f"world identity file {path} is empty or damaged ({(text or '')[:20]!r}); ctrnet "
+            f"will not start a new world over it ({known}): write the right id into it "
+            f"(echo {found[0] if found else 'wXXXXXX'} > {path}), or remove it to start a "
+            "new, empty world")
     return world_id
+
+
+def _read_world_id(path: Path) -> str | None:
+    try:
+        fd = open_nofollow(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InvalidConfig(f"world identity file {path} cannot be read ({exc.strerror}): "
+                            "fix its permissions") from exc
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(64).decode("ascii", "replace")
+
+
+def _same_namespace(space: Space) -> bool:
+    """Whether /run/netns still pins the namespace `space` holds (not a new one of the same
+    name that another process made after removing the old)."""
+    try:
+        return os.stat(nsfs.netns_path(space.real)).st_ino == os.fstat(space.fd).st_ino
+    except OSError:
+        return False
 
 
 def _centiseconds(seconds: float) -> int:
@@ -94,6 +141,8 @@ class KernelBackend(NetfilterMixin, EtcFilesMixin, CaptureMixin, TraceMixin, Bac
         try:
             if self._persistent:
                 self._adopt_all()
+                if HOST_NS not in self._spaces:
+                    self._adopt_host()
             if HOST_NS not in self._spaces:
                 self._make(HOST_NS)
         except BaseException:
@@ -101,11 +150,62 @@ class KernelBackend(NetfilterMixin, EtcFilesMixin, CaptureMixin, TraceMixin, Bac
             raise
 
     def _adopt_all(self) -> None:
-        for real in nsfs.listed():
-            if real.startswith(self.prefix):
-                name = real[len(self.prefix):]
-                with kernel_errors(f"taking up namespace {name}"):
-                    self._spaces[name] = spaces.adopt(name, real)
+        for name in self._listed():
+            self._adopt(name)
+
+    def _listed(self) -> set[str]:
+        """The logical names of this world's namespaces pinned on /run/netns now (the
+        machine's other namespaces are not ours and are not looked at)."""
+        return {real[len(self.prefix):] for real in nsfs.listed()
+                if real.startswith(self.prefix) and len(real) > len(self.prefix)}
+
+    def _adopt(self, name: str) -> Space | None:
+        """Take up namespace `name` of this persistent world; None when it is not there, or
+        not whole: another process is making it (its file exists, the bind mount does not
+        yet) or removing it (unmounted, not yet unlinked) at this moment. Both are normal
+        when several commands run at once, and none of them is this process's business."""
+        try:
+            space = spaces.adopt(name, self.prefix + name)
+        except OSError as err:
+            if err.errno in (errno.ENOENT, errno.EINVAL):
+                return None
+            with kernel_errors(f"taking up namespace {name}"):
+                raise
+        self._spaces[name] = space
+        return space
+
+    def _refresh(self) -> None:
+        """A persistent world is shared with other processes: see the namespaces they made
+        since, forget the ones they removed (or removed and made again)."""
+        listed = self._listed()
+        for name, space in list(self._spaces.items()):
+            if name == HOST_NS and name in listed:
+                continue
+            if name in listed and _same_namespace(space):
+                continue
+            del self._spaces[name]
+            with contextlib.suppress(OSError):
+                spaces.release(space)
+        for name in listed - set(self._spaces):
+            self._adopt(name)
+
+    def _adopt_host(self) -> None:
+        """The world's host namespace: made, or taken up when a process starting at the same
+        moment made it first (it may need a moment to be whole)."""
+        deadline = time.monotonic() + _ADOPT_WAIT
+        while True:
+            try:
+                self._make(HOST_NS)
+                return
+            except BackendError as err:
+                if err.errno != errno.EEXIST:
+                    raise
+            if self._adopt(HOST_NS) is not None:
+                return
+            if time.monotonic() > deadline:
+                raise from_errno(errno.EBUSY, f"namespace {self.prefix}{HOST_NS} exists but "
+                                              "is not a namespace (a half-made one?)")
+            time.sleep(0.01)
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -153,7 +253,11 @@ class KernelBackend(NetfilterMixin, EtcFilesMixin, CaptureMixin, TraceMixin, Bac
         try:
             return self._spaces[ns]
         except KeyError:
-            raise NotFound(f"namespace {ns!r} not found", errno.ENOENT) from None
+            # Made by another process after this one started?
+            space = self._adopt(ns) if self._persistent and ns else None
+            if space is None:
+                raise NotFound(f"namespace {ns!r} not found", errno.ENOENT) from None
+            return space
 
     # -- namespaces ----------------------------------------------------------------------
     def netns_add(self, ns: str) -> None:
@@ -177,6 +281,8 @@ class KernelBackend(NetfilterMixin, EtcFilesMixin, CaptureMixin, TraceMixin, Bac
             other.nsids = {k: v for k, v in other.nsids.items() if v != ns}
 
     def netns_list(self) -> list[str]:
+        if self._persistent:
+            self._refresh()
         return sorted(ns for ns in self._spaces if ns != HOST_NS)
 
     # -- links ---------------------------------------------------------------------------

@@ -21,14 +21,18 @@ from ctrnet.backends.sim.backend import SimBackend
 class _Keeper:
     """What a kept world must do: save itself into `state_dir`; on close, then unlock."""
 
-    __slots__ = ("state_dir", "lock_fd")
+    __slots__ = ("state_dir", "lock_fd", "records")
 
-    def __init__(self, state_dir: str, lock_fd: int) -> None:
+    def __init__(self, state_dir: str, lock_fd: int, records: dict[str, str] | None) -> None:
         self.state_dir = state_dir
         self.lock_fd = lock_fd
+        #: The network manager's records as of the last save (None: it never saved any).
+        self.records = records
 
-    def save(self, backend: SimBackend) -> None:
-        persist.save(backend, self.state_dir)
+    def save(self, backend: SimBackend, records: dict[str, str] | None = None) -> None:
+        if records is not None:
+            self.records = dict(records)
+        persist.save(backend, self.state_dir, records=self.records)
 
     def __call__(self, backend: SimBackend) -> None:
         try:
@@ -45,9 +49,9 @@ def open_world(*, state_dir: str | None = None, **options: Any) -> SimBackend:
     lock_fd = persist.open_lock(state_dir)  # no symlink followed, nothing truncated
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
-        backend = persist.load(state_dir)
+        backend, records = persist.load_with_records(state_dir)
     except BaseException:
         os.close(lock_fd)
         raise
-    backend.keeper = _Keeper(state_dir, lock_fd)
+    backend.keeper = _Keeper(state_dir, lock_fd, records)
     return backend

@@ -255,15 +255,17 @@ def _allowed(module: str) -> bool:
     return any(module == m or module.startswith(m + ".") for m in _ALLOWED_MODULES)
 
 
-def dumps(backend: SimBackend) -> bytes:
-    """The world as JSON text (UTF-8)."""
+def dumps(backend: SimBackend, records: dict[str, str] | None = None) -> bytes:
+    """The world as JSON text (UTF-8), with the network manager's `records` when given."""
     encoder = _Encoder()
     try:
         root = encoder.run(backend)
     except (UnsupportedValue, RecursionError) as err:
         raise InvalidConfig(f"the simulated world cannot be saved: {err}") from err
-    document = {"format": FORMAT, "version": VERSION, "root": root,
-                "objects": encoder.objects}
+    document: dict[str, Any] = {"format": FORMAT, "version": VERSION, "root": root,
+                                "objects": encoder.objects}
+    if records is not None:
+        document["records"] = dict(sorted(records.items()))
     return (json.dumps(document, separators=(",", ":")) + "\n").encode()
 
 
@@ -445,6 +447,12 @@ class _Decoder:
 
 def loads(data: bytes, origin: str = "the state") -> SimBackend:
     """The world in `data` (what `dumps` wrote); anything else is `InvalidConfig`."""
+    return loads_with_records(data, origin)[0]
+
+
+def loads_with_records(data: bytes, origin: str = "the state"
+                       ) -> tuple[SimBackend, dict[str, str] | None]:
+    """The world in `data` and the records saved with it (None when there are none)."""
     try:
         document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
@@ -473,16 +481,22 @@ def loads(data: bytes, origin: str = "the state") -> SimBackend:
         raise InvalidConfig(f"{origin} does not hold a simulated world; remove it to start "
                             "from a fresh world")
     backend.keeper = None
-    return backend
+    records = document.get("records")
+    if records is not None and not (isinstance(records, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in records.items())):
+        raise InvalidConfig(f"{origin} holds records that are not text files; remove it to "
+                            "start from a fresh world")
+    return backend, records
 
 
 # -- files -----------------------------------------------------------------------------------
-def save(backend: SimBackend, state_dir: str) -> None:
+def save(backend: SimBackend, state_dir: str, *, records: dict[str, str] | None = None
+         ) -> None:
     """Write the world into `state_dir` atomically (temporary file, fsync, rename). Only
     one process writes (it holds DIR/lock): the temporary file has one fixed name, and a
     killed writer's is replaced by the next."""
     directory = secure_dir(Path(state_dir))
-    data = dumps(backend)
+    data = dumps(backend, records)
     tmp = directory / _TMP
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
@@ -500,6 +514,12 @@ def save(backend: SimBackend, state_dir: str) -> None:
 
 def load(state_dir: str) -> SimBackend:
     """The world saved in `state_dir`, or a fresh one when there is none yet."""
+    return load_with_records(state_dir)[0]
+
+
+def load_with_records(state_dir: str) -> tuple[SimBackend, dict[str, str] | None]:
+    """The world saved in `state_dir` (a fresh one when there is none yet) and the records
+    saved with it."""
     directory = secure_dir(Path(state_dir))
     for name in (_TMP, *_stale_temporaries(directory)):
         with contextlib.suppress(FileNotFoundError):
@@ -513,13 +533,13 @@ def load(state_dir: str) -> SimBackend:
     try:
         fd = open_nofollow(path, os.O_RDONLY)
     except FileNotFoundError:
-        return SimBackend()
+        return SimBackend(), None
     except OSError as err:
         raise InvalidConfig(f"{path} cannot be read ({err.strerror}): fix its permissions") \
             from err
     with os.fdopen(fd, "rb") as handle:
         data = handle.read()
-    return loads(data, str(path))
+    return loads_with_records(data, str(path))
 
 
 def _stale_temporaries(directory: Path) -> list[str]:

@@ -161,7 +161,20 @@ def guarded(argv: list[str]) -> list[str]:
     if probe.returncode != 0:
         return argv
     return [unshare, "--mount", "--net", "--propagation", "private", "--", "/bin/sh", "-c",
-            _READ_ONLY_PROC_SYS, "ctrnet-sim", *argv]
+            _READ_ONLY_PROC_SYS, "ctrnet-sim", *_without_host_capabilities(unshare), *argv]
+
+
+def _without_host_capabilities(unshare: str) -> list[str]:
+    """The last wrapper of a guarded command: a user namespace of its own (root inside,
+    mapped to root outside, so the user's files and the shims' socket work as before) and,
+    with it, a new mount namespace. Its capabilities then count in that user namespace only:
+    `nsenter --net=/proc/$PPID/ns/net` is refused (the host's namespaces belong to the
+    machine's user namespace), and the read-only mounts made before it are locked (a mount
+    namespace made by a less privileged user namespace cannot unmount or remount them
+    read-write). [] where no user namespace can be made (then only the mounts guard)."""
+    argv = [unshare, "--user", "--map-root-user", "--mount", "--propagation", "unchanged", "--"]
+    probe = subprocess.run([*argv, "true"], capture_output=True)
+    return argv if probe.returncode == 0 else []
 
 
 def run_command(argv: list[str], state_dir: str | None = None) -> int:
