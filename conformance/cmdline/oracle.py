@@ -36,9 +36,10 @@ RECORD_ENV = "CTRNET_RECORD_DIR"
 #: Marks the simulator's refusals ("ctrnet sim: TOOL: … is not supported").
 REFUSAL = "ctrnet sim:"
 
-_WRAPPER = r"""#!/bin/sh
+_WRAPPER = r"""#!/bin/bash -p
 # Recording wrapper of `ctrnet sim compare` for {tool}: note the invocation, run the next
-# {tool} on PATH, keep its stdout, stderr and exit status, and pass them on.
+# {tool} on PATH (argv[0] as typed: tools print it), keep its stdout, stderr and exit status,
+# and pass them on. bash -p: $BASH_ENV (the simulator's guard) is not read by the wrapper.
 me={directory}
 real=
 saved_ifs=$IFS
@@ -49,13 +50,13 @@ for dir in $PATH; do
 done
 IFS=$saved_ifs
 if [ -z "$real" ]; then echo "{tool}: command not found" >&2; exit 127; fi
-if [ -z "${{{record}-}}" ]; then exec "$real" "$@"; fi
+if [ -z "${{{record}-}}" ]; then exec -a {tool} "$real" "$@"; fi
 rec="${{{record}}}/$(date +%s%N)-$$"
 mkdir "$rec"
 printf '%s\n' {tool} > "$rec/argv"
 for arg in "$@"; do printf '%s\n' "$arg"; done >> "$rec/argv"
 exec 3<&0
-"$real" "$@" <&3 3<&- >"$rec/out" 2>"$rec/err" &
+(exec -a {tool} "$real" "$@") <&3 3<&- >"$rec/out" 2>"$rec/err" &
 child=$!
 trap 'kill -s TERM $child 2>/dev/null' TERM
 trap 'kill -s INT $child 2>/dev/null' INT
@@ -182,11 +183,9 @@ def run_side(side: str, argv: Sequence[str], *, timeout: float = TIMEOUT,
         tools = sim_tools()
         if side == "sim":
             install_wrappers(wrappers, tools, kernel=False)
-            state = ["--state", state_dir] if state_dir else []
-            command = [sys.executable, "-m", "ctrnet.cli", "sim", "exec", *state, "--",
-                       "sh", "-c", 'PATH="$1:$PATH"; shift; exec "$@"', "ctrnet-compare",
-                       str(wrappers), *argv]
-        elif side == "kernel":
+            return _run_sim(argv, env, wrappers, records, timeout=timeout,
+                            state_dir=state_dir, stdin=stdin)
+        if side == "kernel":
             install_wrappers(wrappers, [t for t in tools if shutil.which(t)], kernel=True)
             command = ["unshare", "--net", "--mount", "--propagation", "private", "--fork",
                        "--kill-child", "--", "sh", "-c", _SANDBOX, "ctrnet-compare",
@@ -201,7 +200,32 @@ def run_side(side: str, argv: Sequence[str], *, timeout: float = TIMEOUT,
             stdout = _text(expired.stdout)
             stderr = _text(expired.stderr) + f"ctrnet sim compare: timed out after {timeout:g}s\n"
             status = 124
-        return Run(side, stdout, stderr, status, _collect(records))
+        return Run(side, stdout, stderr, 128 - status if status < 0 else status,
+                   _collect(records))
+
+
+def _run_sim(argv: Sequence[str], env: dict[str, str], wrappers: Path, records: Path, *,
+             timeout: float, state_dir: str | None, stdin: str | None) -> Run:
+    """The simulator's side, served from this process (as `ctrnet sim exec` does, without
+    the start-up of a second Python): the wrappers go before the shims on PATH."""
+    from ctrnet.backends.sim.cmdline.run import end_leftovers, guarded, simulator
+
+    with simulator(state_dir) as (server, sim_env):
+        run_env = {**sim_env, **{k: env[k] for k in ("LC_ALL", RECORD_ENV)}}
+        run_env["PATH"] = f"{wrappers}{os.pathsep}{sim_env['PATH']}"
+        try:
+            done = subprocess.run(guarded(list(argv)), env=run_env, capture_output=True,
+                                  text=True, errors="replace", timeout=timeout, input=stdin)
+            stdout, stderr, status = done.stdout, done.stderr, done.returncode
+        except subprocess.TimeoutExpired as expired:
+            stdout = _text(expired.stdout)
+            stderr = _text(expired.stderr) + f"ctrnet sim compare: timed out after {timeout:g}s\n"
+            status = 124
+        except OSError as err:
+            stdout, stderr, status = "", f"ctrnet sim: {argv[0]}: {err.strerror}\n", 127
+        end_leftovers(server)
+    return Run("sim", stdout, stderr, 128 - status if status < 0 else status,
+               _collect(records))
 
 
 def _text(data: bytes | str | None) -> str:

@@ -1,0 +1,106 @@
+"""The sickbay: the divergences between the simulator and the kernel that are known and, for
+now, accepted. Everything the generated differential tests (test_generated.py) find that is
+not here fails the run.
+
+Each entry names the tool, a pattern of the first invocation that diverges (a regular
+expression searched in its command line, `$ TOOL ARGS…`), the reason the divergence is
+accepted, and the test that pins it: a test that fails the day the divergence is gone (so
+the entry is removed) or changes. An entry is a debt: the simulator's side of `ctrnet.cmdline`
+and `backends/sim` closes them (issue 10, item 5), and removes the entry in the same commit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """One accepted divergence."""
+
+    #: A short id (the pinning test's parameter).
+    name: str
+    tool: str
+    #: Searched in the first diverging invocation's line (`$ ip -d link show br0`).
+    pattern: str
+    reason: str
+    #: The test id that pins it (pytest node id, relative to ctrnet.conformance).
+    pinned_by: str
+    #: Only when the simulator's side refused loudly ("ctrnet sim: …") — never a silent
+    #: different answer.
+    refusal_only: bool = False
+    #: A minimal script that shows it (run by the pinning test); "" for the generic entry.
+    script: str = ""
+
+    def matches(self, command_line: str, sim_refused: bool) -> bool:
+        if self.refusal_only and not sim_refused:
+            return False
+        return re.search(self.pattern, command_line) is not None
+
+
+def _pinned(name: str) -> str:
+    return f"cmdline/test_compare.py::test_sickbay_entry_still_diverges[{name}]"
+
+
+#: The accepted divergences. Keep each one small: a broad pattern hides new gaps.
+SICKBAY: tuple[Divergence, ...] = (
+    Divergence(
+        name="loud-refusal",
+        tool="*",
+        pattern=r".",
+        reason="a tool or option the simulator does not model is refused loudly on its side "
+               "(`ctrnet sim: …`, non-zero exit) while the kernel answers: never a silent "
+               "answer; counted apart as 'refused' in docs/fidelity.md",
+        pinned_by="cmdline/test_compare.py::test_a_script_the_simulator_refuses_is_reported",
+        refusal_only=True,
+    ),
+    Divergence(
+        name="tc-tbf-checks-device-first",
+        tool="tc",
+        pattern=r"^\$ (ip netns exec \S+ )?tc qdisc (add|replace|change) dev \S+ root tbf "
+                r"rate 1mbit$",
+        reason="tc parses the tbf options before it looks the device up: `burst` missing is "
+               "reported (with the usage) even for a device that does not exist; the "
+               "simulator looks the device up first and says `Cannot find device`",
+        pinned_by=_pinned("tc-tbf-checks-device-first"),
+        script="tc qdisc add dev nosuch root tbf rate 1mbit\n",
+    ),
+    Divergence(
+        name="bridge-link-missing-device",
+        tool="bridge",
+        pattern=r"^\$ (ip netns exec \S+ )?bridge link set dev \S+ hairpin",
+        reason="`bridge link set dev X` for a device that does not exist says `Cannot find "
+               "bridge device \"X\"` on the kernel; the simulator says `Cannot find device`",
+        pinned_by=_pinned("bridge-link-missing-device"),
+        script="bridge link set dev nosuch hairpin on\n",
+    ),
+    Divergence(
+        name="iptables-nat-table-filtering",
+        tool="iptables",
+        pattern=r"^\$ (ip netns exec \S+ )?iptables -t nat -[AI] .*-j (DROP|REJECT)$",
+        reason="iptables refuses DROP in the nat table (`The \"nat\" table is not intended "
+               "for filtering`, exit 2); the simulator accepts the rule",
+        pinned_by=_pinned("iptables-nat-table-filtering"),
+        script="iptables -t nat -I INPUT -p tcp --dport 80 -j DROP\n",
+    ),
+    Divergence(
+        name="iptables-delete-unknown-target",
+        tool="iptables",
+        pattern=r"^\$ (ip netns exec \S+ )?iptables (-t \S+ )?-D .*-j NOSUCH$",
+        reason="`iptables -D CHAIN … -j NOSUCH` (a target that is no chain) fails on the kernel "
+               "with `Chain 'NOSUCH' does not exist` and the help hint (exit 2); the simulator "
+               "says `No chain/target/match by that name.` (exit 1)",
+        pinned_by=_pinned("iptables-delete-unknown-target"),
+        script="iptables -t mangle -D NOCHAIN -p udp --sport 53 -j NOSUCH\n",
+    ),
+)
+
+
+def accepted(command_line: str, sim_refused: bool) -> Divergence | None:
+    """The sickbay entry that accepts a divergence first seen at `command_line`, or None."""
+    for entry in SICKBAY:
+        if entry.matches(command_line, sim_refused):
+            return entry
+    return None
+
