@@ -6,14 +6,17 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn, cast
+from typing import NoReturn, TextIO, cast
 
 import pytest
 
 from ctrnet import __version__, cli_network, cli_troubleshoot, i18n
+from ctrnet.backend import Backend
 from ctrnet.errors import CtrnetError
 from ctrnet.grade import command as grade_command
 from ctrnet.registry import (
@@ -25,6 +28,8 @@ from ctrnet.registry import (
     run_sim_compare,
     run_sim_shell,
 )
+from ctrnet.state import default_state_dir
+from ctrnet.worldlock import sim_run_holding
 
 #: What each kind of error means, for the Japanese line (the detail stays as the core wrote it).
 _KINDS_JA = {"NotFound": "見つかりません", "AlreadyExists": "すでに存在します",
@@ -83,7 +88,7 @@ def _cmd_sim_exec(args: argparse.Namespace) -> int:
         print("ctrnet sim exec: no command given (ctrnet sim exec -- CMD [ARGS...])",
               file=sys.stderr)
         return 2
-    return run_sim_command(argv, args.state)
+    return run_sim_command(argv, args.state, in_world=in_world)
 
 
 def _cmd_sim_compare(args: argparse.Namespace) -> int:
@@ -93,7 +98,7 @@ def _cmd_sim_compare(args: argparse.Namespace) -> int:
 
 def _cmd_sim_shell(args: argparse.Namespace) -> int:
     """An interactive shell in the simulator."""
-    return run_sim_shell(args.state)
+    return run_sim_shell(args.state, in_world=in_world)
 
 
 def _add_sim_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -183,15 +188,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The commands whose parsed arguments carry `backend` and `state_dir`: they act on one world.
+WORLD_COMMANDS = frozenset({"network", "connect", "disconnect", "ps", "gc", "doctor", "trace",
+                            "capture", "topology"})
+
+
+def in_world(argv: list[str], world: Backend, records: str, env: dict[str, str],
+             stdout: TextIO, stderr: TextIO) -> int | None:
+    """`ctrnet ARGV` typed inside `ctrnet sim exec|shell`, run on that run's `world` with its
+    records in `records` (the simulator calls this, under its world lock); None when ARGV is
+    not a command on a simulated world without its own --state-dir (the real ctrnet runs)."""
+    try:
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            args = build_parser().parse_args(argv)
+    except SystemExit:
+        return None  # --help, --version or a usage error: the real ctrnet says it
+    if (args.command not in WORLD_COMMANDS or getattr(args, "backend", None) != "sim"
+            or getattr(args, "state_dir", "") is not None):
+        return None
+    if i18n.from_argv(argv) is None:
+        argv = ["--lang", i18n.detect(env), *argv]  # the caller's locale, not ours
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), \
+            cli_network.injected(world):
+        return main([*argv, "--state-dir", records])
+
+
 def _world_held_by_a_sim_run(args: argparse.Namespace) -> str | None:
     """A world command on the simulator whose world a `ctrnet sim shell|exec --state` run
     holds would wait for that lock as long as the run lasts: say so instead (None: go on)."""
     if getattr(args, "backend", None) != "sim" or not hasattr(args, "state_dir") \
             or cli_network._injected:
         return None
-    from ctrnet.state import default_state_dir
-    from ctrnet.worldlock import sim_run_holding
-
     world_dir = os.path.join(args.state_dir or default_state_dir("sim"), "world")
     holder = sim_run_holding(world_dir)
     if holder is None:

@@ -5,7 +5,8 @@ The run's world is held by its server (and, with --state DIR, DIR's lock is held
 a `ctrnet doctor` that opened the world itself would wait for that lock for as long as the
 shell lasts. So `ctrnet` is one of the run's shims: the commands that act on a simulated
 world (network, connect, disconnect, ps, gc, doctor, trace, capture, topology) without an
-explicit `--state-dir` run here, in the server, on the run's world under its lock; their
+explicit `--state-dir` run here, in the server, on the run's world under its lock (through
+`Server.in_world`, which the CLI that started the run hands in); their
 records (networks, endpoints) are kept with the world (`records_dir`), or in the run's
 private directory (gone with the world) when the run keeps no state. Every other command (grade,
 conformance, sim, --help of the whole program, `--backend kernel`…) is handed back to the
@@ -14,17 +15,12 @@ shim, which execs the real ctrnet.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import sys
 from typing import Any
 
 from ctrnet.backends.sim.cmdline.server import ExecRequested, Invocation, Server
-
-#: The commands whose parsed arguments carry `backend` and `state_dir`, acting on one world.
-WORLD_COMMANDS = frozenset({"network", "connect", "disconnect", "ps", "gc", "doctor", "trace",
-                            "capture", "topology"})
 
 
 class _Output(io.TextIOBase):
@@ -74,37 +70,17 @@ def records_dir(server: Server) -> str:
     return os.path.join(os.path.dirname(server.socket_path), "ctrnet")
 
 
-def _in_server(argv: list[str]) -> bool:
-    """Whether `argv` is a world command on the simulator with no state directory of its own."""
-    from ctrnet.cli import build_parser
-
-    try:
-        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-            args = build_parser().parse_args(argv)
-    except SystemExit:
-        return False  # --help, --version or a usage error: the real ctrnet says it
-    return (getattr(args, "command", None) in WORLD_COMMANDS
-            and getattr(args, "backend", None) == "sim"
-            and getattr(args, "state_dir", "") is None)
-
-
 def run(server: Server, inv: Invocation) -> int:
     """Run a world command on the run's world, or have the shim exec the real ctrnet."""
-    from ctrnet import cli, i18n
-    from ctrnet.cli_network import injected
-
     argv = list(inv.argv)
-    if not _in_server(argv):
-        raise ExecRequested(inv.ns, [sys.executable, "-m", "ctrnet.cli", *argv])
-    if i18n.from_argv(argv) is None:
-        # The language of the shim's environment, not the server's.
-        argv = ["--lang", i18n.detect(inv.env), *argv]
-    argv += ["--state-dir", records_dir(server)]
-    with server.lock:
-        server.locked_cwd(inv)
-        try:
-            with contextlib.redirect_stdout(_Output(inv.stdout)), \
-                    contextlib.redirect_stderr(_Output(inv.stderr)), injected(server.backend):
-                return cli.main(argv)
-        finally:
-            server.scheduler.changed()
+    if server.in_world is not None:
+        with server.lock:
+            server.locked_cwd(inv)
+            try:
+                status = server.in_world(argv, server.backend, records_dir(server), inv.env,
+                                         _Output(inv.stdout), _Output(inv.stderr))
+            finally:
+                server.scheduler.changed()
+        if status is not None:
+            return status
+    raise ExecRequested(inv.ns, [sys.executable, "-m", "ctrnet.cli", *argv])

@@ -17,6 +17,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ctrnet.backends.sim.backend import SimBackend
 from ctrnet.backends.sim.cmdline import client
@@ -87,6 +88,10 @@ class Invocation:
         return b"".join(data).decode(errors="replace")
 
 
+#: `ctrnet` typed in the run, on the run's world: (argv, world, records directory, locale
+#: variables, stdout, stderr) -> exit status, or None when it is not a command on the world.
+InWorld = Callable[[list[str], SimBackend, str, dict[str, str], Any, Any], "int | None"]
+
 #: A server-side tool: runs one invocation (taking the lock itself when it needs the world)
 #: and returns its exit status, or raises ExecRequested.
 Tool = Callable[["Server", Invocation], int]
@@ -102,6 +107,9 @@ class Server:
         self.tools = tools
         #: The run's --state DIR (None: a fresh world, discarded at the end).
         self.state_dir: str | None = None
+        #: How `ctrnet` typed in the run acts on this world (given by the CLI that started
+        #: the run; None: `ctrnet` runs as itself).
+        self.in_world: InWorld | None = None
         self.scheduler = Scheduler(backend, shim_dir, os.getpid())
         self.lock = self.scheduler.cond
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
