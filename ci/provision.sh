@@ -4,7 +4,7 @@
 set -eu
 
 packages="iproute2 iptables nftables ebtables iputils-ping netcat-openbsd tcpdump conntrack
-python3 python3-venv python3-pip tox graphviz vagrant containernetworking-plugins jq"
+python3 python3-venv python3-pip tox graphviz vagrant containernetworking-plugins jq uidmap"
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "ci/provision.sh installs system packages: run it as root (sudo ci/provision.sh)" >&2
