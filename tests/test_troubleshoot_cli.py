@@ -143,3 +143,12 @@ def test_topology_shows_containers_in_none_and_host_mode(run: Run) -> None:
 def test_capture_says_what_it_is_doing_with_progress(run: Run) -> None:
     code, _, err = run("capture", "c1", "eth0", "--duration", "0.2", "--progress")
     assert code == 0 and "capturing on c1/eth0 for 0.2 s…" in err
+
+
+def test_host_mode_shares_the_host_namespace_and_creates_none(run: Run, backend: Backend) -> None:
+    code, out, _ = run("connect", "host", "h2", "--create-netns")
+    assert code == 0 and "shares the host's network namespace" in out
+    assert "h2" not in backend.netns_list()
+    # Troubleshooting a host-mode container looks at the host's namespace.
+    code, out, _ = run("trace", "--from", "h2", "--to", "10.71.0.2")
+    assert code == 0 and out.startswith(f"trace icmp from {backend.host_ns} to 10.71.0.2")

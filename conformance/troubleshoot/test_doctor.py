@@ -24,6 +24,7 @@ from ctrnet.conformance.backend.topology import (
     NatTopology,
     nat_topology,
 )
+from ctrnet.errors import NotFound
 from ctrnet.troubleshoot.doctor import Container, Net, Report, diagnose
 
 pytestmark = pytest.mark.requires("iptables")
@@ -295,3 +296,28 @@ def test_isolation_rules_without_br_netfilter_are_named_and_the_fix_makes_them_w
     assert report.named("br-netfilter-off") == []
     [meant] = report.named("forward-rule-drops")  # named, not called an error: it may be meant
     assert meant.severity.value == "warning" and "FORWARD 1" in meant.fix
+
+
+class _WithoutBrNetfilter:
+    """The backend as a host without the br_netfilter module shows it: its sysctls missing."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def sysctl_get(self, ns: str, key: str) -> str:
+        if key.startswith("net.bridge."):
+            raise NotFound(f"sysctl {key}: no such file (br_netfilter not loaded)")
+        return self._backend.sysctl_get(ns, key)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._backend, name)
+
+
+def test_isolation_rules_without_the_br_netfilter_module_name_modprobe(
+        backend: Backend) -> None:
+    topo = healthy(backend)
+    backend.iptables_restore(topo.host, f"*filter\n-A FORWARD -i {BRIDGE} -o {BRIDGE} -j DROP\n"
+                             "COMMIT\n")
+    report = diagnose(_WithoutBrNetfilter(backend), [network(topo)])  # type: ignore[arg-type]
+    [finding] = report.named("br-netfilter-off")
+    assert finding.fix == "modprobe br_netfilter" and "not loaded" in finding.problem
