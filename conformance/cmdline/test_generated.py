@@ -47,12 +47,12 @@ def test_generated_scripts_print_what_the_kernel_prints(backend_name: str) -> No
         if not survey and not verdict.identical and verdict.entry is None:
             raise AssertionError(_explain(verdict))
 
-    common = dict(deadline=None, database=None, print_blob=False,
-                  suppress_health_check=list(HealthCheck))
+    common = settings(deadline=None, database=None, print_blob=False,
+                      suppress_health_check=list(HealthCheck))
     try:
         if seconds is None:
             # The fixed budget: the same cases every run (derandomized), a few minutes at most.
-            run = settings(max_examples=per_run, derandomize=True, **common)(
+            run = settings(common, max_examples=per_run, derandomize=True)(
                 given(generate.cases())(check))
             run()
         else:
@@ -60,7 +60,7 @@ def test_generated_scripts_print_what_the_kernel_prints(backend_name: str) -> No
             round_number = 0
             while time.monotonic() < deadline:
                 round_number += 1
-                run = seed(round_number)(settings(max_examples=per_run, **common)(
+                run = seed(round_number)(settings(common, max_examples=per_run)(
                     given(generate.cases())(check)))
                 run()
     finally:
