@@ -15,10 +15,14 @@ import importlib.util
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ctrnet.backend import Backend
 from ctrnet.errors import CtrnetError, InvalidConfig
+
+if TYPE_CHECKING:
+    from ctrnet.grade.launcher import RecordingLauncher
 
 #: What to tell a user whose ctrnet was installed without the kernel extra.
 KERNEL_EXTRA_HINT = "pip install 'ctrnet[kernel]'"
@@ -92,19 +96,37 @@ def open_backend(name: str, **options: Any) -> Backend:
     return entry(name).open(**options)
 
 
+# -- the simulated command line (`ctrnet sim exec|shell`, grading on the simulator) ------------
+def sim_launcher(backend: Backend, workdir: Path) -> RecordingLauncher:
+    """The grader's launcher for a simulated world: CNI plugins run under the simulated
+    command line, which serves `backend` to them (capability "simulated-command-line")."""
+    from ctrnet.backends.sim.cmdline.launcher import SimLauncher
+
+    return SimLauncher(backend, workdir)
+
+
 # -- the simulated command line (`ctrnet sim exec|shell`) ---------------------------------------
-def run_sim_command(argv: Sequence[str], state_dir: str | None = None) -> int:
+#: How `ctrnet` typed inside a simulator run acts on the run's world (the CLI's, passed in:
+#: the simulator cannot import the CLI, which imports this registry): (argv, the world, the
+#: directory of its records, the caller's locale variables, stdout, stderr) -> exit status,
+#: or None when argv is not a command on that world (then the real ctrnet runs).
+InWorldCommand = Callable[[list[str], Backend, str, dict[str, str], Any, Any], "int | None"]
+
+
+def run_sim_command(argv: Sequence[str], state_dir: str | None = None, *,
+                    in_world: InWorldCommand | None = None) -> int:
     """Run `argv` with the simulator's shims (ip, iptables, ping…) first on its PATH."""
     from ctrnet.backends.sim.cmdline import run_command
 
-    return run_command(list(argv), state_dir)
+    return run_command(list(argv), state_dir, in_world=in_world)
 
 
-def run_sim_shell(state_dir: str | None = None) -> int:
+def run_sim_shell(state_dir: str | None = None, *,
+                  in_world: InWorldCommand | None = None) -> int:
     """An interactive shell in a simulated world."""
     from ctrnet.backends.sim.cmdline import run_shell
 
-    return run_shell(state_dir)
+    return run_shell(state_dir, in_world=in_world)
 
 
 # -- the kernel backend without root (`ctrnet.backends.kernel.userns`) --------------------------

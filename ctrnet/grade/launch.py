@@ -28,10 +28,10 @@ from ctrnet.grade.launcher import (
     read_log,
 )
 from ctrnet.grade.sandbox import Finished, Limits, Sandbox
-from ctrnet.grade.simlaunch import SimLauncher
+from ctrnet.registry import sim_launcher
 
 __all__ = ["NETLINK_TOOLS", "RECORDED_TOOLS", "KernelLauncher", "Launcher", "RecordingLauncher",
-           "SimLauncher", "ToolRun", "launcher_for", "read_log"]
+           "ToolRun", "launcher_for", "read_log"]
 
 _NS_GET_USERNS = 0xB701
 _NS_GET_OWNER_UID = 0xB704
@@ -146,5 +146,5 @@ def launcher_for(backend: Backend, workdir: Path) -> RecordingLauncher:
     if LAUNCH_IN_NAMESPACE in backend.capabilities:
         return KernelLauncher(backend, workdir)
     if SIMULATED_COMMAND_LINE in backend.capabilities:
-        return SimLauncher(backend, workdir)
+        return sim_launcher(backend, workdir)
     raise InvalidConfig(f"CNI plugins cannot run on backend {backend.name!r}")

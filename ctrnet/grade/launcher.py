@@ -4,7 +4,8 @@ record of the tools a plugin ran (for the netlink item).
 A launcher owns *how* a plugin process runs (`ctrnet.grade.sandbox`: never as the machine's
 root, within limits) and *where* (the world's host namespace on the kernel, the simulated
 command line on the simulator). The implementations live in `ctrnet.grade.launch` (kernel)
-and `ctrnet.grade.simlaunch` (simulator); this module sits below both.
+and `ctrnet.backends.sim.cmdline.launcher` (simulator, made through `ctrnet.registry`); this
+module sits below both.
 """
 
 from __future__ import annotations

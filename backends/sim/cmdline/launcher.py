@@ -1,4 +1,6 @@
-"""Running a CNI plugin on the simulator: under the simulated command line.
+"""Running a CNI plugin on the simulator: under the simulated command line (the grader's
+launcher for worlds with capability "simulated-command-line"; `ctrnet.registry.sim_launcher`
+makes one, `ctrnet.grade.launcher` says what a launcher is).
 
 The grading world (a SimBackend) is served to the plugin's processes by the simulated
 command line's server, in this process; its shims (`ip`, `iptables`, `sysctl`, `nsenter`…)
@@ -94,7 +96,7 @@ class SimLauncher:
                                 env={**env, **self._env}, timeout=timeout)
 
     def netns_path(self, ns: str) -> str:
-        return f"/var/run/netns/{ns}"
+        return self._backend.netns_path(ns)
 
     def tool_runs(self) -> list[ToolRun]:
         with self._runs_lock:
