@@ -3,7 +3,8 @@
 (a) no import cycles among ctrnet's modules (core, backends and conformance; imports inside
     functions and under TYPE_CHECKING count: they are dependencies all the same);
 (b) no imports inside functions in the core (ctrnet/ without backends/ and conformance/):
-    the one exception is the registry's lazy imports of the backends (ctrnet/registry.py);
+    the one exception is the registry's lazy imports of the backends (ctrnet/registry.py),
+    which is also the only core module that imports a backend at all;
 (c) no probing of our own interfaces (`getattr(backend, "netns_path")`, `hasattr(...)`) and
     no decisions on a backend's name (`backend.name == "kernel"`) outside backends/: what a
     backend can do is on the Backend protocol or in its capabilities.
@@ -310,6 +311,15 @@ def test_no_imports_inside_functions_in_the_core() -> None:
                     "the cycle they dodge):\n" + "\n".join(new)
     gone = sorted(set(KNOWN_FUNCTION_IMPORTS) - found)
     assert not gone, f"fixed: remove from KNOWN_FUNCTION_IMPORTS: {gone}"
+
+
+def test_the_core_reaches_the_backends_only_through_the_registry() -> None:
+    found = sorted(
+        f"{source.path}: {ast.unparse(node)}"
+        for source in SOURCES if _is_core(source.module) and source.module not in LAZY_ALLOWED
+        for node in ast.walk(source.tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+        if any(t.startswith("ctrnet.backends") for t in _targets(source, node)))
+    assert found == [], "import the backend through ctrnet.registry:\n" + "\n".join(found)
 
 
 def test_no_probing_of_our_interfaces_and_no_decisions_on_backend_names() -> None:
