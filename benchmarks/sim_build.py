@@ -15,9 +15,8 @@ import statistics
 import sys
 import time
 
-from ctrnet.backends.sim import SimBackend
-
 from ctrnet.backend import HOST_NS
+from ctrnet.backends.sim import SimBackend
 
 PORTS_PER_BRIDGE = 1000
 

@@ -19,8 +19,8 @@ from ctrnet.grade.cni import (
     parse_result,
 )
 from ctrnet.grade.launch import ToolRun, read_log
-from ctrnet.grade.sandbox import Finished, Sandbox
 from ctrnet.grade.runner import Request, _one_line, grade
+from ctrnet.grade.sandbox import Finished, Sandbox
 
 GOOD = {
     "cniVersion": "1.0.0",

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ctrnet.conformance.implementation.observe import snapshot
 
 from ctrnet.backend import Backend
+from ctrnet.conformance.implementation.observe import snapshot
 from ctrnet.errors import InvalidConfig
 from ctrnet.manager import NetworkManager
 from ctrnet.network import EndpointSpec, FieldError, Mode, NetworkSpec, PortMapping

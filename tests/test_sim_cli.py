@@ -220,9 +220,8 @@ _RUN_COMMAND = ("import sys; from ctrnet.backends.sim.cmdline import run_command
 
 
 def _run_as_nobody(top: Path, python: str, setpriv: str) -> None:
-    import ctrnet.backends
-
     import ctrnet
+    import ctrnet.backends
 
     site = top / "site"
     shutil.copytree(Path(ctrnet.__file__).parent, site / "ctrnet")

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from ctrnet.backends.sim import SimBackend, persist
 
+from ctrnet.backends.sim import SimBackend, persist
 from ctrnet.errors import InvalidConfig
 
 

@@ -5,6 +5,7 @@ rewrites and conntrack states, hop by hop."""
 from __future__ import annotations
 
 import pytest
+
 from ctrnet.backends.sim import SimBackend
 from ctrnet.conformance.backend.topology import (
     BRIDGE,
@@ -15,7 +16,6 @@ from ctrnet.conformance.backend.topology import (
     NatTopology,
     nat_topology,
 )
-
 from ctrnet.troubleshoot.trace import Direction, PacketTrace, Step
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from ctrnet.conformance.backend.topology import nat_topology
 
 from ctrnet.backend import Backend
+from ctrnet.conformance.backend.topology import nat_topology
 from ctrnet.troubleshoot import topology
 from ctrnet.troubleshoot.doctor import in_ns
 from ctrnet.troubleshoot.rulescan import scan

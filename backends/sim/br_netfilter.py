@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from ctrnet.backends.sim.hooks import Hook
 from ctrnet.backends.sim.packet import ETH_P_IP, Arp, Frame, IPv4
-
 from ctrnet.netfilter.ebtables import Frame as EbFrame
 from ctrnet.types import NeighState
 
@@ -118,7 +117,6 @@ class BridgeHooks:
                           src_mac: int) -> int | None:
         from ctrnet.backends.sim.ipv4 import route_output
         from ctrnet.backends.sim.neighbour import neigh_output
-
         from ctrnet.errors import BackendError
 
         try:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from ctrnet.backends.sim.hooks import Hook
 from ctrnet.backends.sim.packet import Frame, is_multicast_mac
-
 from ctrnet.types import PortState
 
 if TYPE_CHECKING:

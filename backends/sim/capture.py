@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ctrnet.backend import Capture
 from ctrnet.backends.sim.devices import Bridge, Device, Loopback
 from ctrnet.backends.sim.packet import Frame
 from ctrnet.backends.sim.pcap import frame_bytes
 from ctrnet.backends.sim.world import World
-
-from ctrnet.backend import Capture
 from ctrnet.troubleshoot import pcap
 from ctrnet.troubleshoot.pcapfilter import Predicate, compile_filter
 from ctrnet.troubleshoot.wire import decode

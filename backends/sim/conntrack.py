@@ -24,7 +24,6 @@ from ctrnet.backends.sim.packet import (
     Tcp,
     Udp,
 )
-
 from ctrnet.netfilter.model import CtState
 
 if TYPE_CHECKING:

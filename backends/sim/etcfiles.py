@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 
 from ctrnet.backends.sim.world import Namespace
-
 from ctrnet.errors import from_errno
 
 

@@ -27,7 +27,6 @@ from ctrnet.backends.sim.packet import (
     Tcp,
     Udp,
 )
-
 from ctrnet.netfilter.ebtables import EbtablesFilter
 from ctrnet.netfilter.evaluate import Outcome, evaluate
 from ctrnet.netfilter.match import Packet

@@ -8,13 +8,12 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
+from ctrnet.backend import Listener
 from ctrnet.backends.sim import probes, tc
 from ctrnet.backends.sim.conntrack import ASSURED, TCP_STATE_NAMES, Conn
 from ctrnet.backends.sim.netfilter import nf_state
 from ctrnet.backends.sim.packet import IPPROTO_ICMP, IPPROTO_TCP, ip_str, parse_ip
 from ctrnet.backends.sim.sockets import sockets
-
-from ctrnet.backend import Listener
 from ctrnet.errors import CtrnetError, InvalidConfig, from_errno
 from ctrnet.netfilter.ebtables import EbtablesFilter
 from ctrnet.types import ConnectResult, ConntrackEntry, Proto, Qdisc, TransferResult

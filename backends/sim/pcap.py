@@ -19,7 +19,6 @@ from ctrnet.backends.sim.packet import (
     Tcp,
     Udp,
 )
-
 from ctrnet.troubleshoot import wire
 
 #: iputils ping's default payload: a struct timeval, then bytes 0x10, 0x11, … (56 in all).

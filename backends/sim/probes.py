@@ -12,7 +12,6 @@ from ctrnet.backends.sim.ipv4 import ip_local_out, route_output
 from ctrnet.backends.sim.packet import IPPROTO_TCP, IPPROTO_UDP, IPv4, Udp, ip_str
 from ctrnet.backends.sim.sockets import COUNT, UdpSock, _mss, sockets
 from ctrnet.backends.sim.tcp import State, TcpConn
-
 from ctrnet.errors import BackendError, from_errno
 from ctrnet.types import ConnectOutcome, ConnectResult, Endpoint, Proto, TransferResult
 

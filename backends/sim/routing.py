@@ -12,7 +12,6 @@ import errno
 from typing import TYPE_CHECKING
 
 from ctrnet.backends.sim.packet import prefix_mask
-
 from ctrnet.errors import from_errno
 
 if TYPE_CHECKING:

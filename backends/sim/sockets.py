@@ -13,6 +13,7 @@ import errno
 import struct
 from typing import TYPE_CHECKING
 
+from ctrnet.backend import Listener
 from ctrnet.backends.sim.packet import (
     ICMP_DEST_UNREACH,
     ICMP_PORT_UNREACH,
@@ -28,8 +29,6 @@ from ctrnet.backends.sim.packet import (
     ip_str,
 )
 from ctrnet.backends.sim.tcp import TcpConn
-
-from ctrnet.backend import Listener
 from ctrnet.errors import from_errno
 from ctrnet.types import Endpoint, Proto
 
@@ -264,7 +263,6 @@ def transport_err(world: World, ns: Namespace, packet: IPv4) -> None:
 
 def _mss(ns: Namespace, peer: int) -> int:
     from ctrnet.backends.sim.ipv4 import route_output
-
     from ctrnet.errors import BackendError
 
     try:

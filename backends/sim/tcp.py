@@ -228,7 +228,6 @@ class TcpConn:
 
     def _qdisc(self) -> Tbf | None:
         from ctrnet.backends.sim.ipv4 import route_output
-
         from ctrnet.errors import BackendError
 
         try:

@@ -28,7 +28,6 @@ from ctrnet.backends.sim.packet import (
     mac_str,
 )
 from ctrnet.backends.sim.pcap import frame_bytes
-
 from ctrnet.errors import BackendError
 from ctrnet.netfilter.evaluate import Outcome
 from ctrnet.netfilter.model import CtState, Dnat, Masquerade, Snat, Standard, Verdict

@@ -23,7 +23,6 @@ from ctrnet.backends.sim.neighbour import NeighTable
 from ctrnet.backends.sim.netfilter import Netfilter
 from ctrnet.backends.sim.packet import Frame, frame_length
 from ctrnet.backends.sim.routing import Fib, select_src
-
 from ctrnet.errors import from_errno
 
 if TYPE_CHECKING:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from ctrnet.conformance.cmdline import harness
 
 SCRIPTS = harness.scripts()

@@ -19,8 +19,8 @@ from typing import Any
 from ctrnet.backend import Backend
 from ctrnet.grade.cni import CniResult, NetworkConfig, Plugin, PluginFailed
 from ctrnet.grade.launch import RecordingLauncher, launcher_for
-from ctrnet.grade.sandbox import Finished
 from ctrnet.grade.runner import conf_extra
+from ctrnet.grade.sandbox import Finished
 
 from .adapter import Attachment, Implementation
 
