@@ -306,6 +306,10 @@ def connect(server: Server, inv: Invocation, args: NcArgs) -> int:
         if result.reply and not args.zero_io:
             inv.stdout.write(result.reply.decode(errors="replace"))
         return 0
+    if args.udp and result.outcome is ConnectOutcome.REFUSED:
+        # UDP has no connection to refuse: the port unreachable only fails the probe that
+        # -v and -z make (udptest()), silently; plain data was sent all the same.
+        return 1 if args.verbose or args.zero_io else 0
     # OpenBSD nc names a failed connect only with -v (it tries the next address otherwise).
     if not args.verbose:
         return 1

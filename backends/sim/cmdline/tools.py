@@ -150,7 +150,12 @@ def nsenter(server: Server, inv: Invocation) -> int:
 
 def default_tools() -> dict[str, Tool]:
     """The server's table: every shim name and the function that answers it."""
-    from ctrnet.backends.sim.cmdline import ctrnet_tool, netcat, refused  # they build on this
+    from ctrnet.backends.sim.cmdline import (  # they build on this module
+        conntrack_tool,
+        ctrnet_tool,
+        netcat,
+        refused,
+    )
 
     tools: dict[str, Tool] = {name: front_end for name in FRONT_ENDS if name != "sleep"}
     tools["sleep"] = sleep
@@ -159,6 +164,7 @@ def default_tools() -> dict[str, Tool]:
     # Debian's `nc` is an alternative for nc.openbsd; `netcat` names the same program.
     for name in ("nc", "nc.openbsd", "netcat"):
         tools[name] = netcat.run
+    tools["conntrack"] = conntrack_tool.run
     for name in refused.UNSIMULATED:
         tools.setdefault(name, refused.refuse)
     return tools
