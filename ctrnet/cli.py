@@ -243,6 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     i18n.set_lang(args.lang or i18n.detect())
     if _uses_throwaway_kernel(args):
         enter_kernel_sandbox()  # without root: re-run inside a rootless sandbox, if allowed
+    elif getattr(args, "backend", None) == "kernel" and os.geteuid() != 0:
+        print("ctrnet: the kernel CLI keeps its namespaces after the command ends, which a "
+              "rootless sandbox cannot (it ends with the command): run as root (sudo), or in "
+              "the Vagrant VM, or use --backend sim", file=sys.stderr)
+        return 1
     busy = _world_held_by_a_sim_run(args)
     if busy is not None:
         print(f"ctrnet: {busy}", file=sys.stderr)
