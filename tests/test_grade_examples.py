@@ -1,6 +1,9 @@
-"""The grader on complete plugins: the learner-style examples pass what they should, each
-deliberate mistake fails exactly the items it breaks with a reason that names it, and the
-references (ctrnet's own CNI entry, CNI's `bridge` plugin on the kernel) get 6/6.
+"""The grader on complete plugins, run exactly as the examples' README shows: the learner-style
+examples pass what they should (the shell one all but netlink, on both backends), each
+deliberate mistake of the Python example fails exactly its item with a reason that names it,
+the references (ctrnet's own CNI entry, CNI's `bridge` plugin on the kernel) get 6/6, and a
+plugin that cannot run here (no pyroute2; netlink on the simulator) is "could not run", exit 2.
+The shell example's mistakes are tests/test_grade_mutants.py's.
 
 Every grade runs `ctrnet grade --format json` in its own process, all at once, on the
 backend `--backend` names (the Python examples and CNI's plugin speak netlink: kernel only).
@@ -25,57 +28,64 @@ BOTH = ("sim", "kernel")
 PARALLEL = max(1, min(4, (os.cpu_count() or 2) // 2 + 1))
 
 
+#: Whether the python3 of the Python example's #! line has pyroute2 (ci/provision.sh installs
+#: Debian's python3-pyroute2); without it the example must say so and the grade exit 2.
+SYSTEM_PYROUTE2 = subprocess.run(["/usr/bin/env", "python3", "-c", "import pyroute2"],
+                                 capture_output=True).returncode == 0
+NO_PYROUTE2 = "its Python has no module 'pyroute2'"
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
-    impl: str  # "ctrnet", "cni:PATH", or "py:MISTAKE" for the Python example ("" = correct)
+    #: "ctrnet", "cni:PATH" (the examples as shipped), or "bare:PATH" for the Python example
+    #: run by a python3 without site-packages, as a machine without pyroute2 runs it
+    impl: str
     fails: frozenset[str]
     #: (item, words one of its failing tests' messages must contain)
     reason: tuple[str, str] | None = None
     backends: tuple[str, ...] = BOTH
+    #: Grading could not run (exit 2) and `error` says this.
+    cannot_run: str | None = None
+
+    @property
+    def python(self) -> bool:
+        return "cni-python" in self.impl and not self.impl.startswith("bare:")
 
 
 def _shell(path: str) -> str:
     return f"cni:{EXAMPLES / 'cni-shell' / path}"
 
 
+def _python(path: str) -> str:
+    return f"cni:{EXAMPLES / 'cni-python' / path}"
+
+
 CASES = [
     Case("ctrnet-cni", "ctrnet", frozenset()),
     Case("shell", _shell("bridge-sh"), frozenset({"netlink"}),
          ("netlink", "the plugin ran `ip link add")),
-    Case("shell/broadcast-handed-out", _shell("mistakes/broadcast-handed-out"),
-         frozenset({"netlink", "ipam"}),
-         ("ipam", "container c6 got 172.20.9.7, the broadcast address")),
-    Case("shell/no-masquerade", _shell("mistakes/no-masquerade"),
-         frozenset({"netlink", "nat"}), ("nat", "no MASQUERADE")),
-    Case("shell/no-release", _shell("mistakes/no-release"),
-         frozenset({"netlink", "ipam"}), ("ipam", "after DEL of c3, ADD fails")),
-    Case("shell/veth-left-behind", _shell("mistakes/veth-left-behind"),
-         frozenset({"netlink", "veth", "bridge", "ipam"}),
-         ("veth", "eth0 is still in the container after DEL")),
-    Case("shell/del-not-idempotent", _shell("mistakes/del-not-idempotent"),
-         frozenset({"netlink", "veth", "netns", "ipam"}),
-         ("veth", "DEL for c1 exited 1 without a CNI error result")),
-    Case("python", "py:", frozenset(), backends=("kernel",)),
-    Case("python/no-masquerade", "py:no-masquerade", frozenset({"nat"}),
+    Case("python", _python("bridge-py"), frozenset(), backends=("kernel",)),
+    Case("python/no-masquerade", _python("mistakes/no-masquerade"), frozenset({"nat"}),
          ("nat", "no MASQUERADE"), backends=("kernel",)),
-    Case("python/ip-for-routes", "py:ip-for-routes", frozenset({"netlink"}),
+    Case("python/ip-for-routes", _python("mistakes/ip-for-routes"), frozenset({"netlink"}),
          ("netlink", "the plugin ran `ip -n"), backends=("kernel",)),
-    Case("python/no-default-route", "py:no-default-route",
-         frozenset({"nat", "netlink", "netns"}), ("netlink", "c1 has no default route"),
-         backends=("kernel",)),
+    Case("python/no-default-route", _python("mistakes/no-default-route"),
+         frozenset({"netlink"}), ("netlink", "c1 has no default route"), backends=("kernel",)),
+    Case("python/without-pyroute2", f"bare:{EXAMPLES / 'cni-python' / 'bridge-py'}",
+         frozenset(), backends=("sim",), cannot_run=NO_PYROUTE2),
+    Case("python/on-the-simulator", _python("bridge-py"), frozenset(), backends=("sim",),
+         cannot_run="configures through netlink, which the simulator cannot run"),
     Case("cni-reference-bridge", f"cni:{CNI_BRIDGE}", frozenset(), backends=("kernel",)),
 ]
 
 
 def _spec(case: Case, scratch: Path) -> str:
-    if not case.impl.startswith("py:"):
+    if not case.impl.startswith("bare:"):
         return case.impl
-    # The Python example needs pyroute2: run it with this interpreter, which has it.
-    mistake = case.impl.removeprefix("py:")
-    wrapper = scratch / f"bridge-py-{mistake or 'correct'}"
-    wrapper.write_text(f"#!/bin/sh\nMISTAKE={mistake} exec {sys.executable} "
-                       f"{EXAMPLES / 'cni-python' / 'bridge-py'} \"$@\"\n")
+    wrapper = scratch / "bridge-py-bare"
+    wrapper.write_text(f"#!/bin/sh\nexec /usr/bin/python3 -S {case.impl.removeprefix('bare:')} "
+                       '"$@"\n')
     wrapper.chmod(0o755)
     return f"cni:{wrapper}"
 
@@ -118,12 +128,21 @@ def test_grader_fails_exactly_the_items_the_mistake_breaks(
         pytest.skip(f"{CNI_BRIDGE} is not installed (Debian: containernetworking-plugins)")
     graded = grades[case.name]
     report = graded["report"]
+    if case.python and not SYSTEM_PYROUTE2:  # as shipped, on a python3 without pyroute2
+        case = Case(case.name, case.impl, frozenset(), cannot_run=NO_PYROUTE2)
+    if case.cannot_run is not None:
+        assert graded["exit"] == 2, graded["stderr"]
+        assert report is not None and case.cannot_run in (report["error"] or ""), report
+        return
     assert report is not None and report["error"] is None, graded["stderr"]
-    failed = {item["id"] for item in report["items"] if not item["passed"]}
+    failed = {item["id"] for item in report["items"] if item["status"] == "failed"}
     reasons = {item["id"]: [t["message"] for t in item["tests"]
                             if t["outcome"] in ("failed", "error")]
                for item in report["items"]}
     assert failed == set(case.fails), {k: reasons[k] for k in failed ^ set(case.fails)}
+    assert all(item["passed"] for item in report["items"] if item["id"] not in case.fails), (
+        "an item neither failed nor passed (blocked, or no evidence): "
+        f"{[(i['id'], i['status']) for i in report['items']]}")
     assert graded["exit"] == (0 if not case.fails else 1)
     assert report["score"] == 6 - len(case.fails)
     if case.reason is not None:

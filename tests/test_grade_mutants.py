@@ -26,7 +26,7 @@ ITEMS = ("veth", "bridge", "nat", "netlink", "netns", "ipam")
 PARALLEL = max(1, min(4, (os.cpu_count() or 2)))
 _DRIVER = ("import sys; from ctrnet.grade.runner import Request, grade; "
            "from ctrnet.grade import jsonfmt; "
-           "g = grade(Request(impl=sys.argv[1], backend=sys.argv[2], "
+           "g = grade(Request(impl=sys.argv[1], backend=sys.argv[2], timeout=30.0, "
            "suites=('ctrnet.conformance.cni',))); sys.stdout.write(jsonfmt.render(g, 'en'))")
 
 

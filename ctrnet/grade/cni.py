@@ -252,8 +252,8 @@ def cannot_start(returncode: int, stderr: str) -> str | None:
         found = _NOT_FOUND.search(stderr)
         if found is not None:
             return f"it runs {found.group(1)!r}, which is not installed here"
-    if "bad interpreter" in stderr:
-        return _short(_last_words(stderr))
+    if "bad interpreter" in stderr or returncode == 126:  # 126: found, but cannot execute
+        return _short(_last_words(stderr)) or "it cannot be executed here"
     return None
 
 
