@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +52,16 @@ def test_the_sandbox_has_its_own_network_run_netns_and_etc_netns() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0", "lo", "no-etc-netns", "etc-writable", "probe", "1"]
     assert not os.path.exists("/run/netns/probe")
+
+
+@pytest.mark.skipif(userns.forbidden() is not None, reason="no user namespaces on this host")
+def test_a_process_left_running_in_the_sandbox_ends_with_it() -> None:
+    done = subprocess.run([sys.executable, "-c",
+                           "import sys; from ctrnet.backends.kernel import userns; "
+                           "sys.exit(userns.run(['sh', '-c', 'sleep 300 & echo $!']))"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    leftover = int(done.stdout.split()[0])
+    # The pid is the sandbox's view, and the sandbox shares the pid namespace: the same pid.
+    cmdline = Path(f"/proc/{leftover}/cmdline")
+    assert not cmdline.exists() or "sleep" not in cmdline.read_text()

@@ -46,6 +46,7 @@ _MS_NOEXEC = 8
 _MS_BIND = 0x1000
 _MS_REC = 0x4000
 _MS_PRIVATE = 1 << 18
+_PR_SET_CHILD_SUBREAPER = 36
 
 #: Entries of /run and /etc that the sandbox must not share with the host: its own
 #: namespaces (ip netns), the iptables-legacy lock (owned by the host's root) and the
@@ -259,6 +260,9 @@ def run(argv: Sequence[str]) -> int:
 
     Must be called while the process is single-threaded (a multi-threaded process may not
     enter a user namespace; here only the forked child does, and it is single-threaded)."""
+    # Orphans of the sandbox (a background listener a test left running) reparent to this
+    # process, which ends them with the sandbox: nothing of it outlives the run.
+    _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     to_parent_r, to_parent_w = os.pipe()
     to_child_r, to_child_w = os.pipe()
     pid = os.fork()
@@ -274,7 +278,36 @@ def run(argv: Sequence[str]) -> int:
         os.write(to_child_w, b"m" if mapped else b"s")
     os.close(to_child_w)
     os.close(to_parent_r)
-    return _wait(pid)
+    try:
+        return _wait(pid)
+    finally:
+        _end_orphans()
+
+
+def _end_orphans() -> None:
+    """SIGKILL and reap every process left of the sandbox (reparented to us, the subreaper)."""
+    me = str(os.getpid())
+    while True:
+        orphans = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            stat = _read(f"/proc/{entry}/stat")
+            # pid (comm) state ppid …: comm may hold spaces and parentheses, so split after ")".
+            if stat and stat[stat.rfind(")") + 2:].split()[1:2] == [me]:
+                orphans.append(int(entry))
+        if not orphans:
+            return
+        for orphan in orphans:
+            try:
+                os.kill(orphan, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for orphan in orphans:
+            try:
+                os.waitpid(orphan, 0)
+            except ChildProcessError:
+                pass
 
 
 def _child(argv: list[str], to_parent: int, from_parent: int) -> NoReturn:  # pragma: no cover
