@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ctrnet.grade.cni import (
+    CANNOT_START,
     NetworkConfig,
     Plugin,
     PluginFailed,
@@ -233,3 +234,48 @@ def test_a_netlink_plugin_on_the_simulator_gets_a_note_pointing_to_the_kernel(
     assert len(notes) == 1 and "--backend kernel" in notes[0]
     if os.geteuid() == 0:
         assert preflight(Request(impl=f"cni:{path}", backend="kernel")) == []
+
+
+def test_a_lenient_read_keeps_the_result_and_lists_what_breaks_the_format() -> None:
+    result = parse_result(json.dumps({**GOOD, "ips": []}), strict=False)
+    assert result.problems == ("ips is empty: the result gives the container no address",)
+    assert [i.name for i in result.interfaces] == ["veth1", "eth0"]
+    garbage = parse_result("bridge created ok\n", strict=False)
+    assert garbage.problems == ("result is not JSON: 'bridge created ok'",) and garbage.raw == {}
+
+
+def test_add_read_leniently_returns_a_result_without_ips(tmp_path: Path) -> None:
+    (tmp_path / "result.json").write_text(json.dumps({**GOOD, "ips": []}))
+    plugin = _plugin(tmp_path, f"cat {tmp_path}/result.json\n")
+    assert plugin.add("c1", "c1", strict=False).problems
+    with pytest.raises(ResultInvalid, match="ips is empty"):
+        plugin.add("c1", "c1")
+
+
+@pytest.mark.parametrize(("status", "stderr", "words"), [
+    (1, "Traceback (most recent call last):\n  File \"p\", line 3, in <module>\n"
+        "ModuleNotFoundError: No module named 'pyroute2'\n", "no module 'pyroute2'"),
+    (127, "/p/bridge-sh: 37: jq: not found\n", "it runs 'jq', which is not installed here"),
+    (126, "/p/wrapper: 3: exec: /root/venv/bin/python: Permission denied\n", "Permission denied"),
+])
+def test_a_plugin_that_cannot_start_here_says_what_is_missing(
+        tmp_path: Path, status: int, stderr: str, words: str) -> None:
+    (tmp_path / "stderr").write_text(stderr)
+    plugin = _plugin(tmp_path, f"cat {tmp_path}/stderr >&2; exit {status}\n")
+    with pytest.raises(PluginFailed) as caught:
+        plugin.add("c1", "c1")
+    assert f"ADD for c1 {CANNOT_START}" in str(caught.value) and words in str(caught.value)
+
+
+def test_a_plugin_error_is_not_mistaken_for_one_that_cannot_start(tmp_path: Path) -> None:
+    plugin = _plugin(tmp_path, "echo 'Cannot find device \"eth0\"' >&2; exit 1\n")
+    with pytest.raises(PluginFailed) as caught:
+        plugin.add("c1", "c1")
+    assert CANNOT_START not in str(caught.value)
+
+
+def test_a_crash_quotes_the_last_line_of_its_traceback(tmp_path: Path) -> None:
+    plugin = _plugin(tmp_path, "printf 'Traceback (most recent call last):\\n  File x\\n"
+                               "KeyError: subnet\\n' >&2; exit 1\n")
+    with pytest.raises(PluginFailed, match="'KeyError: subnet'"):
+        plugin.add("c1", "c1")
