@@ -141,8 +141,9 @@ class _Parser(argparse.ArgumentParser):
     subcommands' parsers inherit this class, so every command says it the same way."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message.splitlines()[0] if message else ''}"
-                     f" (see {self.prog} --help)\n")
+        first = message.splitlines()[0] if message else ""
+        self.exit(2, i18n.say(f"{self.prog}: error: {first} (see {self.prog} --help)\n",
+                              f"{self.prog}: エラー: {first}（{self.prog} --help を参照）\n"))
 
 
 def _lang_everywhere(parser: argparse.ArgumentParser) -> None:
@@ -234,6 +235,7 @@ def _world_held_by_a_sim_run(args: argparse.Namespace) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     asked = i18n.from_argv(words)
+    i18n.localize_argparse()
     # Known before parsing, so that help and usage errors speak it too.
     i18n.set_lang(asked if asked in i18n.LANGS else i18n.detect())
     try:

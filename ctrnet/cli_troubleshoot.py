@@ -226,7 +226,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p = sub.add_parser("doctor", parents=[common],
                        help=say("find the usual problems of a network or container",
                                 "ネットワークやコンテナのよくある問題を見つける"))
-    p.add_argument("name", nargs="?", help="a network, bridge or container (default: all)")
+    p.add_argument("name", nargs="?", help=say("a network, bridge or container (default: all)",
+                                               "ネットワーク・ブリッジ・コンテナ（既定: すべて）"))
     p.set_defaults(func=_doctor)
 
     p = sub.add_parser("topology", parents=[common],

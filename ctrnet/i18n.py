@@ -9,10 +9,11 @@ reader sees what is said without a catalogue to look up.
 
 from __future__ import annotations
 
+import argparse
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["LANGS", "current", "detect", "from_argv", "say", "set_lang"]
+__all__ = ["LANGS", "current", "detect", "from_argv", "localize_argparse", "say", "set_lang"]
 
 LANGS = ("ja", "en")
 _current = ["en"]
@@ -52,3 +53,37 @@ def current() -> str:
 def say(en: str, ja: str) -> str:
     """`en` or `ja`, whichever the current language is."""
     return ja if _current[0] == "ja" else en
+
+
+#: argparse's own words (usage lines, section titles, its error messages), in Japanese.
+_ARGPARSE_JA = {
+    "usage: ": "使い方: ",
+    "positional arguments": "位置引数",
+    "options": "オプション",
+    "show this help message and exit": "このヘルプを表示して終了する",
+    "show program's version number and exit": "バージョンを表示して終了する",
+    "the following arguments are required: %s": "次の引数が必要です: %s",
+    "unrecognized arguments: %s": "認識できない引数です: %s",
+    "invalid choice: %(value)r (choose from %(choices)s)":
+        "不正な選択肢です: %(value)r（%(choices)s から選ぶ）",
+    "expected one argument": "引数が 1 つ必要です",
+    "invalid %(type)s value: %(value)r": "%(type)s として不正な値です: %(value)r",
+    "%(prog)s: error: %(message)s\n": "%(prog)s: エラー: %(message)s\n",
+}
+
+
+def localize_argparse() -> None:
+    """Have argparse say its own words (usage, section titles, errors) in the current
+    language too. argparse looks its messages up through `argparse._` (gettext) when it
+    formats them, so a lookup that follows `current()` is enough; without a Japanese entry a
+    message stays as argparse wrote it. Idempotent."""
+    argparse._ = _argparse_lookup  # type: ignore[attr-defined]
+
+
+_ARGPARSE_GETTEXT: Callable[[str], str] = argparse._  # type: ignore[attr-defined]
+
+
+def _argparse_lookup(message: str) -> str:
+    if _current[0] == "ja":
+        return _ARGPARSE_JA.get(message, _ARGPARSE_GETTEXT(message))
+    return _ARGPARSE_GETTEXT(message)

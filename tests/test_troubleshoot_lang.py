@@ -105,3 +105,14 @@ def test_grade_follows_the_same_switch() -> None:
     assert args.lang == "en"
     args = build_parser().parse_args(["grade"])
     assert args.lang is None  # then the locale decides, as for every command
+
+
+def test_help_and_usage_errors_follow_the_switch(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--lang", "ja", "doctor", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("使い方: ctrnet doctor") and "オプション:" in out
+    assert "ネットワーク・ブリッジ・コンテナ" in out
+    assert main(["doctor", "--no-such-option", "--lang", "ja"]) == 2
+    assert "エラー: 認識できない引数です: --no-such-option" in capsys.readouterr().err
+    assert main(["--lang", "en", "doctor", "--no-such-option"]) == 2
+    assert "error: unrecognized arguments: --no-such-option" in capsys.readouterr().err
