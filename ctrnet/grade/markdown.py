@@ -6,7 +6,15 @@ with the hint, then the extras.
 from __future__ import annotations
 
 from ctrnet.grade.model import Grade, Status
-from ctrnet.grade.report import count, extra_status, guidance, item_reasons, mark, word
+from ctrnet.grade.report import (
+    count,
+    extra_status,
+    guidance,
+    item_reasons,
+    mark,
+    topic_why,
+    word,
+)
 
 _SIGN = {Status.PASSED: "✅", Status.FAILED: "❌", Status.BLOCKED: "⏸️", Status.NO_EVIDENCE: "➖"}
 
@@ -50,6 +58,8 @@ def render(grade: Grade, lang: str) -> str:
     if grade.extras:
         out += ["", f"### {word('extras', lang)}", ""]
         for topic, tests in grade.extras.items():
-            out.append(f"- {_SIGN[extra_status(tests)]} {topic}: {count(tests, lang)}")
+            why = topic_why(topic, lang)
+            out.append(f"- {_SIGN[extra_status(tests)]} {topic}: {count(tests, lang)}"
+                       + (f" — {_cell(why)}" if why else ""))
             out += [f"  - {_cell(t.name)}: {_cell(t.message)}" for t in tests if t.root]
     return "\n".join(out) + "\n"

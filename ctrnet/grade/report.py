@@ -42,6 +42,24 @@ _WORDS: dict[str, dict[str, str]] = {
 }
 
 
+#: Why an extra topic is not scored, for the topics the grader's own checks add.
+_TOPIC_WHY: dict[str, dict[str, str]] = {
+    "cni": {"ja": "CNI の取り決め（ガイドは CNI を教えていない）",
+            "en": "CNI's own contract (the guide does not teach CNI)"},
+    "rollback": {"ja": "§8.1 の後始末（チェックリストの項目にない）",
+                 "en": "§8.1's rollback (no checklist item covers it)"},
+    "conventions": {"ja": "実際のランタイムの慣習（MTU、ループバック up など。ガイドにない）",
+                    "en": "what real runtimes do that the guide does not teach (MTU, the "
+                          "loopback up, …)"},
+}
+
+
+def topic_why(topic: str, lang: str) -> str:
+    """Why `topic` is an extra, or "" for the implementation suite's own topics."""
+    why = _TOPIC_WHY.get(topic)
+    return why["ja" if lang == "ja" else "en"] if why else ""
+
+
 def word(key: str, lang: str) -> str:
     return _WORDS[key]["ja" if lang == "ja" else "en"]
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 import unicodedata
 
 from ctrnet.grade.model import Grade, Status
-from ctrnet.grade.report import count, extra_status, guidance, item_reasons, mark, word
+from ctrnet.grade.report import (
+    count,
+    extra_status,
+    guidance,
+    item_reasons,
+    mark,
+    topic_why,
+    word,
+)
 
 _GREEN, _RED, _YELLOW, _DIM, _BOLD, _RESET = (
     "\033[32m", "\033[31m", "\033[33m", "\033[2m", "\033[1m", "\033[0m",
@@ -64,7 +72,9 @@ def render(grade: Grade, lang: str, *, color: bool = False) -> str:
         status = extra_status(tests)
         sign = {Status.PASSED: paint(_GREEN, "✓"), Status.FAILED: paint(_RED, "✗"),
                 Status.BLOCKED: paint(_YELLOW, "…"), Status.NO_EVIDENCE: "·"}[status]
-        lines.append(f"    {sign} {topic:12} {count(tests, lang)}")
+        why = topic_why(topic, lang)
+        lines.append(f"    {sign} {topic:12} {count(tests, lang)}"
+                     + (paint(_DIM, f"  — {why}") if why else ""))
         lines += [f"           - {t.name}: {t.message}" for t in tests if t.root]
     lines.append("")
     score = f"{word('score', lang)}: {grade.score}/{grade.max_score}"
