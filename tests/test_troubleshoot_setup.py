@@ -42,7 +42,13 @@ def _as_learner(home: Path) -> list[str]:
     if setpriv is None:
         pytest.skip("setpriv (util-linux) is needed to drop root")
     home.chmod(0o777)
-    return [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    drop = [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    probe = subprocess.run([*drop, sys.executable, "-c", "import ctrnet.cli"], cwd=home,
+                           capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        pytest.skip("user nobody cannot run this interpreter or import ctrnet from it "
+                    f"(a venv under a private directory?): {probe.stderr.strip()[-200:]}")
+    return drop
 
 
 @pytest.fixture
