@@ -31,6 +31,7 @@ from typing import Any
 from ctrnet import names as name_rule
 from ctrnet.errors import InvalidConfig
 from ctrnet.network import EndpointRecord, NetworkSpec, PortMapping
+from ctrnet.registry import entry
 from ctrnet.safefiles import open_nofollow, secure_dir
 
 __all__ = ["DEFAULT_STATE_DIR", "StateStore", "default_state_dir", "open_nofollow",
@@ -46,7 +47,7 @@ def default_state_dir(backend: str = "kernel") -> str:
     explicit = os.environ.get("CTRNET_STATE_DIR")
     if explicit:
         return explicit
-    if backend == "kernel" and os.geteuid() == 0:
+    if entry(backend).needs_root and os.geteuid() == 0:  # the machine's own world: kernel
         return DEFAULT_STATE_DIR
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"),
                                                             ".local", "state")

@@ -70,7 +70,6 @@ KNOWN_PROBES: dict[str, str] = {
     "ctrnet/cli.py: getattr(args, 'backend', None) != 'sim'": "H (troubleshooting)",
     "ctrnet/grade/runner.py: request.backend == 'kernel'": "D (grader sandbox)",
     "ctrnet/grade/runner.py: request.backend == 'sim'": "D (grader sandbox)",
-    "ctrnet/state.py: backend == 'kernel'": "B (state store)",
     "tests/test_grade_hostile.py: backend != 'kernel'": "D (grader sandbox)",
     "tests/test_model_concurrency.py: backend.name != 'sim'": "B (state store)",
     "tests/state_helpers.py: name != 'kernel'": "B (state store)",
