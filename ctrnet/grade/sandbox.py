@@ -24,6 +24,7 @@ and `Sandbox.contained` is False (the grader says so in its notes).
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import selectors
@@ -31,6 +32,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +74,53 @@ if [ -n "$report" ]; then
 fi
 exit "$status"
 """
+
+#: As root, in the sandbox's own mount namespace, before dropping privileges: make the
+#: grader's Python (the venv it runs from, the installation under it) reachable by the
+#: sandbox's id when it lives under a private directory (a pyenv under /root): the private
+#: directory is covered by an empty tmpfs (mode 0711) holding only bind mounts of what is
+#: needed. Arguments: a holding directory, then "PRIVATE\nPATH" pairs, then `--` and the rest.
+_EXPOSE = r"""
+set -e
+hold=$1
+shift
+n=0
+while [ "$1" != -- ]; do
+    top=${1%%$'\n'*} path=${1#*$'\n'}
+    shift
+    mkdir -p "$hold/$n"
+    mount --bind "$path" "$hold/$n"
+    covered=$(findmnt -n -o TARGET --target "$top" 2>/dev/null || true)
+    if [ "$covered" != "$top" ] || [ "$(findmnt -n -o FSTYPE --target "$top")" != tmpfs ]; then
+        mount -t tmpfs -o mode=0711,size=64k ctrnet-expose "$top"
+    fi
+    mkdir -p "$path"
+    mount --move "$hold/$n" "$path"
+    n=$((n + 1))
+done
+shift
+exec "$@"
+"""
+
+
+def _private_parts(paths: tuple[str, ...]) -> list[tuple[str, str]]:
+    """For each path the sandbox's id cannot reach: (the topmost directory on the way that
+    others may not pass, the child of it leading to the path). Nothing when all are reachable
+    or the blocking directory is / itself."""
+    found: list[tuple[str, str]] = []
+    for path in dict.fromkeys(os.path.realpath(p) for p in paths):
+        chain = [Path(path), *Path(path).parents][::-1]  # / first
+        for parent, child in itertools.pairwise(chain):
+            try:
+                blocked = not parent.stat().st_mode & 0o001
+            except OSError:
+                break
+            if blocked:
+                if str(parent) != "/" and (str(parent), str(child)) not in found:
+                    found.append((str(parent), str(child)))
+                break
+    return found
+
 
 @dataclass
 class _Collected:
@@ -162,6 +211,9 @@ class Sandbox:
         self.contained = contain and self._can_contain()
         self._contain = contain
         self._granted: list[str] = []
+        #: (a private directory, what below it the plugin may reach): see `_EXPOSE`.
+        self._exposed = _private_parts((sys.prefix, sys.base_prefix)) if (
+            self.root and self.contained) else []
 
     # -- what the plugin may touch ---------------------------------------------------------
 
@@ -244,6 +296,12 @@ class Sandbox:
                 "--"] if self.root else []
         inner = ["--pid", "--fork", "--kill-child", "--mount", "--propagation", "private",
                  "--mount-proc"]
+        if self._exposed:
+            hold = os.path.join(os.path.abspath(self.workdir), "hold")
+            os.makedirs(hold, mode=0o700, exist_ok=True)
+            drop = [self._unshare, "--mount", "--propagation", "private", "--", self._bash,
+                    "-c", _EXPOSE, "ctrnet-expose", hold,
+                    *[f"{top}\n{below}" for top, below in self._exposed], "--", *drop]
         if self._own_userns is not None:
             # Its own id is the user namespace's root: no setgroups (denied there).
             enter = [self._nsenter, f"--user={self._own_userns}", "--preserve-credentials"]
