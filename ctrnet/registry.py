@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ctrnet.backend import Backend
+from ctrnet.backend import LAUNCH_IN_NAMESPACE, SIMULATED_COMMAND_LINE, THREAD_SAFE, Backend
 from ctrnet.errors import CtrnetError, InvalidConfig
 
 if TYPE_CHECKING:
@@ -62,6 +62,9 @@ class BackendEntry:
     needs_root: bool
     #: Third-party packages it imports (an extra of the distribution: `ctrnet[kernel]`).
     requires: tuple[str, ...] = ()
+    #: Capabilities every world of this backend has, for decisions made before one is open
+    #: (each world declares them too: `Backend.capabilities`).
+    capabilities: frozenset[str] = frozenset()
 
     def unavailable(self) -> str | None:
         """Why this process cannot open the backend (a missing package, no root), or None."""
@@ -75,8 +78,10 @@ class BackendEntry:
 
 #: Backend name -> its entry; the first is the default.
 REGISTRY: dict[str, BackendEntry] = {
-    "sim": BackendEntry("sim", _open_sim, needs_root=False),
-    "kernel": BackendEntry("kernel", _open_kernel, needs_root=True, requires=("pyroute2",)),
+    "sim": BackendEntry("sim", _open_sim, needs_root=False,
+                        capabilities=frozenset({SIMULATED_COMMAND_LINE})),
+    "kernel": BackendEntry("kernel", _open_kernel, needs_root=True, requires=("pyroute2",),
+                           capabilities=frozenset({LAUNCH_IN_NAMESPACE, THREAD_SAFE})),
 }
 
 

@@ -22,7 +22,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from ctrnet import backend as backend_module
+from ctrnet.registry import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "ctrnet"
@@ -68,8 +71,6 @@ KNOWN_PROBES: dict[str, str] = {
     "conformance/plugin.py: config.getoption('--backend') != 'kernel'": "F (rootless kernel)",
     "conformance/plugin.py: name == 'kernel'": "F (rootless kernel)",
     "ctrnet/cli.py: getattr(args, 'backend', None) != 'sim'": "H (troubleshooting)",
-    "ctrnet/grade/runner.py: request.backend == 'kernel'": "D (grader sandbox)",
-    "ctrnet/grade/runner.py: request.backend == 'sim'": "D (grader sandbox)",
     "tests/test_grade_hostile.py: backend != 'kernel'": "D (grader sandbox)",
     "tests/test_model_concurrency.py: backend.name != 'sim'": "B (state store)",
     "tests/state_helpers.py: name != 'kernel'": "B (state store)",
@@ -346,3 +347,14 @@ def test_the_probe_scanner_flags_getattr_on_a_backend_method_and_a_name_comparis
     assert probes(iter([("x.py", tree)])) == {
         "x.py: backend.name == 'kernel'", "x.py: getattr(backend, 'netns_path')",
         "x.py: hasattr(world, 'capture_start')", "x.py: request.backend != 'sim'"}
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_what_the_registry_says_before_opening_a_backend_its_worlds_declare(name: str) -> None:
+    entry = REGISTRY[name]
+    reason = entry.unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    with entry.open() as world:
+        assert entry.capabilities <= world.capabilities
+        assert world.name == entry.name

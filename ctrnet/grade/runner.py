@@ -26,10 +26,11 @@ from typing import Any
 
 import pytest
 
+from ctrnet.backend import LAUNCH_IN_NAMESPACE, SIMULATED_COMMAND_LINE
 from ctrnet.grade import model
 from ctrnet.grade.model import Grade, Outcome, TestResult
 from ctrnet.grade.sandbox import NETNS_OWNER_ENV, OwnerNamespace
-from ctrnet.registry import REGISTRY
+from ctrnet.registry import REGISTRY, entry
 
 #: The suites graded: the CNI checks (per item) and the core's implementation suite.
 SUITES = ("ctrnet.conformance.cni", "ctrnet.conformance.implementation")
@@ -153,8 +154,10 @@ def preflight(request: Request) -> list[str]:
     if request.backend not in REGISTRY:
         raise CannotGrade(f"unknown backend {request.backend!r}; choose one of "
                           f"{', '.join(REGISTRY)}")
-    if request.backend == "kernel" and os.geteuid() != 0:
-        raise CannotGrade("the kernel backend needs root: run as root, or use --backend sim")
+    unavailable = entry(request.backend).unavailable()
+    if unavailable is not None:
+        raise CannotGrade(f"{unavailable}: run as root, or use --backend sim"
+                          if unavailable.endswith("needs root") else unavailable)
     if request.impl.startswith("cni:"):
         path = request.impl.removeprefix("cni:")
         if not os.path.isfile(path):
@@ -164,7 +167,8 @@ def preflight(request: Request) -> list[str]:
         if _crlf_shebang(path):
             raise CannotGrade(f"CNI plugin {path} has Windows line endings (its #! line ends "
                               f"in CR, so no interpreter is found): dos2unix {path}")
-        if request.backend == "sim" and _speaks_netlink(path):
+        if SIMULATED_COMMAND_LINE in entry(request.backend).capabilities \
+                and _speaks_netlink(path):
             notes.append("this plugin configures through netlink, which the simulator cannot "
                          "run: grade it with --backend kernel")
     elif request.impl != "ctrnet":
@@ -189,7 +193,8 @@ def _crlf_shebang(path: str) -> bool:
 
 
 def _netlink_on_the_simulator(request: Request) -> bool:
-    return (request.backend == "sim" and request.impl.startswith("cni:")
+    return (SIMULATED_COMMAND_LINE in entry(request.backend).capabilities
+            and request.impl.startswith("cni:")
             and _speaks_netlink(request.impl.removeprefix("cni:")))
 
 
@@ -223,7 +228,8 @@ def _untrusted_on_the_kernel(request: Request) -> bool:
     """A learner's plugin graded on the real kernel by root: its world is to be owned by a
     user namespace of its own (see `ctrnet.grade.sandbox.OwnerNamespace`). ctrnet's own
     plugin is trusted (and talks to the grader's world over a root-only socket)."""
-    return (request.impl.startswith("cni:") and request.backend == "kernel"
+    return (request.impl.startswith("cni:")
+            and LAUNCH_IN_NAMESPACE in entry(request.backend).capabilities
             and os.geteuid() == 0)
 
 
