@@ -28,10 +28,12 @@ BOTH = ("sim", "kernel")
 PARALLEL = max(1, min(4, (os.cpu_count() or 2) // 2 + 1))
 
 
-#: Whether the python3 of the Python example's #! line has pyroute2 (ci/provision.sh installs
-#: Debian's python3-pyroute2); without it the example must say so and the grade exit 2.
+#: Whether the python3 of the Python example's #! line, found on the PATH a plugin gets, has
+#: pyroute2 (ci/provision.sh installs Debian's python3-pyroute2); without it the example must
+#: say so and the grade exit 2.
 SYSTEM_PYROUTE2 = subprocess.run(["/usr/bin/env", "python3", "-c", "import pyroute2"],
-                                 capture_output=True).returncode == 0
+                                 capture_output=True,
+                                 env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}).returncode == 0
 NO_PYROUTE2 = "its Python has no module 'pyroute2'"
 
 
