@@ -85,3 +85,17 @@ def test_sh_write_to_proc_sys_fails_whatever_the_privileges() -> None:
     out = sim("sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward; echo \"rc=$?\"")
     assert out.stdout == "rc=2\n"
     assert "/proc/sys/net/ipv4/ip_forward" in out.stderr
+
+
+def test_timeout_counts_virtual_seconds_like_sleep() -> None:
+    # `timeout` is a shim: 100 virtual seconds of sleep outlast 2 virtual seconds of timeout
+    # (the real timeout would have let the virtual sleep finish first: exit 0).
+    out = sim("sh", "-c", "timeout 2 sleep 100; echo \"rc=$?\"; "
+                          "timeout 100 sleep 2; echo \"rc=$?\"")
+    assert out.stdout == "rc=124\nrc=0\n", out.stderr
+
+
+def test_a_killed_background_shim_dies_of_the_signal() -> None:
+    out = sim("sh", "-c", "sleep 100 & p=$!; sleep 1; kill $p; sleep 1; wait $p; "
+                          "echo \"rc=$?\"")
+    assert out.stdout == "rc=143\n", out.stderr

@@ -18,6 +18,14 @@ import os
 import sys
 
 SOCKET_ENV = "CTRNET_SIM_SOCKET"
+#: The request a shim sends, on a second connection, when it gets SIGINT/SIGTERM/SIGHUP
+#: while waiting: the server ends its blocked request as the signal would end the real tool.
+INTERRUPT = "ctrnet-sim-interrupt"
+#: Real seconds a signalled shim waits for the server to wind its request up.
+INTERRUPT_GRACE = 2.0
+#: Tools that catch these signals to finish their work (tcpdump prints its packets and
+#: counts): their shim waits for the server's answer; every other shim dies at once.
+HANDLES_SIGNALS = ("tcpdump",)
 NS_ENV = "CTRNET_SIM_NS"
 MAGIC = "ctrnet-sim-1"
 #: Locale variables the tools' messages depend on (coreutils quoting, for one).
@@ -52,6 +60,41 @@ def _request(tool: str, argv: list[str], fds: list[int]) -> bytes:
 
 def _exchange(path: str, message: bytes, fds: list[int]) -> list[str]:
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+
+    def note(signum: int) -> None:
+        # A second connection (the request socket is already shut for writing).
+        try:
+            conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            conn.connect(path)
+            conn.sendall(encode([MAGIC, INTERRUPT, "", os.getcwd(), shim_pid, "", "0",
+                                 str(signum)]))
+            conn.close()
+        except OSError:
+            pass
+
+    def forward(signum: int, frame: object) -> None:
+        if os.path.basename(sys.argv[0]) not in HANDLES_SIGNALS:
+            # The real tool dies of the signal at once, so the shim does too, before the
+            # shell's next command (`wait` reports a job that died before it differently);
+            # a child tells the server, which ends the request on its own.
+            if os.fork() == 0:
+                note(signum)
+                os._exit(0)
+            _signal.signal(signum, _signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+        # The tool finishes its work first: wait INTERRUPT_GRACE seconds for its answer.
+        note(signum)
+        sock.settimeout(INTERRUPT_GRACE)
+        interrupted.append(signum)
+
+    shim_pid = str(os.getpid())
+
+    interrupted: list[int] = []
+    for signum in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP):
+        # An ignored signal stays ignored (SIGINT of a background job); Python's own SIGINT
+        # handler counts as the default.
+        if _signal.getsignal(signum) in (_signal.SIG_DFL, _signal.default_int_handler):
+            _signal.signal(signum, forward)
     try:
         sock.connect(path)
         rights = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
@@ -62,12 +105,20 @@ def _exchange(path: str, message: bytes, fds: list[int]) -> list[str]:
         sock.shutdown(_socket.SHUT_WR)
         chunks = []
         while True:
-            chunk = sock.recv(65536)
+            try:
+                chunk = sock.recv(65536)
+            except OSError:
+                if not interrupted:
+                    raise
+                return ["signal", str(interrupted[0])]
             if not chunk:
                 break
             chunks.append(chunk)
     finally:
         sock.close()
+        for signum in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP):
+            if _signal.getsignal(signum) is not _signal.SIG_IGN:
+                _signal.signal(signum, _signal.SIG_DFL)
     return decode(b"".join(chunks)) if chunks else ["status", "2"]
 
 

@@ -19,7 +19,7 @@ import socket
 from dataclasses import dataclass
 from functools import partial
 
-from ctrnet.backends.sim.cmdline.scheduler import Cancelled
+from ctrnet.backends.sim.cmdline.scheduler import Cancelled, Interrupted
 from ctrnet.backends.sim.cmdline.server import Invocation, Server
 from ctrnet.backends.sim.cmdline.tools import namespace_exists_in
 from ctrnet.backends.sim.packet import IPPROTO_TCP, IPPROTO_UDP, ip_str
@@ -27,7 +27,7 @@ from ctrnet.backends.sim.sockets import SimListener, sockets
 from ctrnet.backends.sim.tcp import TcpConn
 from ctrnet.cmdline.context import CommandFailed, Unsupported
 from ctrnet.errors import CtrnetError
-from ctrnet.types import ConnectOutcome, Endpoint, Proto
+from ctrnet.types import ConnectOutcome, ConnectResult, Endpoint, Proto
 
 #: How long an unanswered TCP connect lasts without -w: SYN and 6 retransmissions
 #: (tcp_syn_retries = 6), 1+2+4+…+64 seconds.
@@ -265,6 +265,73 @@ def _more_than(items: list[bytes], count: int) -> bool:
     return len(items) > count
 
 
+def _tcp_start(server: Server, ns: str, host: str, port: int) -> TcpConn | None:
+    """connect(2) begins (lock held): the SYN goes out; None without a route (ENETUNREACH)."""
+    from ctrnet.backends.sim.ipv4 import route_output
+    from ctrnet.backends.sim.packet import parse_ip
+    from ctrnet.backends.sim.sockets import _mss
+    from ctrnet.errors import BackendError
+
+    world = server.backend.world
+    space = world.ns(ns)
+    dst = parse_ip(host)
+    try:
+        route = route_output(space, dst)
+    except BackendError:
+        return None
+    table = sockets(world, space)
+    conn = table.tcp_conn(route.src or 0, table.ephemeral(IPPROTO_TCP), dst, port,
+                          _mss(space, dst))
+    conn.connect()
+    world.run()
+    return conn
+
+
+def _tcp_finish(server: Server, inv: Invocation, conn: TcpConn | None, timeout: float,
+                payload: bytes) -> ConnectResult:
+    """The rest of the exchange, waiting on the virtual clock without the world lock — so a
+    `timeout` or a kill can end it, as it ends the real nc blocked in connect(2) or read(2):
+    the handshake, then the payload and our FIN, then the peer's FIN; `timeout` virtual
+    seconds in all (nc -w, else the SYN retransmissions' 127 s)."""
+    from ctrnet.backends.sim.probes import _outcome
+    from ctrnet.backends.sim.tcp import State
+
+    if conn is None:
+        return ConnectResult(ConnectOutcome.UNREACHABLE)
+    scheduler, world = server.scheduler, server.backend.world
+    local = Endpoint(ip_str(conn.laddr), conn.lport)
+    with server.lock:
+        deadline = world.clock.now() + timeout
+    try:
+        scheduler.wait_until(inv.pid, lambda: conn.state is not State.SYN_SENT, timeout)
+        with server.lock:
+            if conn.state is State.SYN_SENT:
+                conn.abort()
+                return ConnectResult(ConnectOutcome.TIMEOUT, local)
+            if conn.error is not None:
+                return ConnectResult(_outcome(conn.error), local)
+            conn.write(payload)
+            conn.shutdown()
+            world.run()
+            scheduler.changed()
+            left = max(0.0, deadline - world.clock.now())
+        scheduler.wait_until(
+            inv.pid, lambda: conn.peer_fin or conn.state is State.CLOSED, left)
+    except (Interrupted, Cancelled):
+        with server.lock:  # the process dies: its socket closes
+            if conn.state is State.SYN_SENT:
+                conn.abort()
+            elif not conn.fin_queued:
+                conn.shutdown()
+            world.run()
+            scheduler.changed()
+        raise
+    with server.lock:
+        if conn.state not in (State.TIME_WAIT, State.CLOSED):
+            conn.abort()  # the far side did not hang up in time: connected all the same
+        return ConnectResult(ConnectOutcome.CONNECTED, local, bytes(conn.rx_bytes))
+
+
 def connect(server: Server, inv: Invocation, args: NcArgs) -> int:
     if not (args.udp or args.zero_io or args.close_on_eof or args.wait is not None):
         # Debian's nc keeps the connection open after stdin's EOF until the peer closes
@@ -288,8 +355,11 @@ def connect(server: Server, inv: Invocation, args: NcArgs) -> int:
                 raise CommandFailed("nc: Address already in use\n", 1)
             table.next_port = args.source_port
         try:
-            result = server.backend.connect(ns, proto, args.host, args.port, timeout=timeout,
-                                            payload=payload)
+            if args.udp:
+                result = server.backend.connect(ns, proto, args.host, args.port,
+                                                timeout=timeout, payload=payload)
+            else:
+                started = _tcp_start(server, ns, args.host, args.port)
         except CtrnetError as err:
             raise CommandFailed(f"nc: getaddrinfo for host \"{args.host}\" port {args.port}: "
                                 "Name or service not known\n", 1) from err
@@ -297,6 +367,8 @@ def connect(server: Server, inv: Invocation, args: NcArgs) -> int:
             if args.source_port is not None:
                 table.next_port = following
             server.scheduler.changed()
+    if not args.udp:
+        result = _tcp_finish(server, inv, started, timeout, payload)
     where = f"{args.host} port {args.port} ({proto})"
     if result.outcome is ConnectOutcome.CONNECTED or (
             args.udp and result.outcome is ConnectOutcome.TIMEOUT):

@@ -34,6 +34,15 @@ class Cancelled(Exception):
     """The run is over: a blocked request gives up."""
 
 
+class Interrupted(Exception):
+    """The shim got a signal (SIGINT, SIGTERM, SIGHUP) while its request was blocked: the
+    tool ends as the real one does on that signal (by default: killed by it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 class Scheduler:
     """Sleepers, blocked requests and the virtual clock of one run (all under `cond`)."""
 
@@ -46,6 +55,12 @@ class Scheduler:
         #: pid -> the probes of its requests blocked on time or an event
         self._blocked: dict[int, list[Callable[[], bool]]] = {}
         self._sleepers: list[tuple[float, int, threading.Event]] = []
+        #: pid -> the signal its shim got; pid -> the event its sleep waits on
+        self._interrupts: dict[int, int] = {}
+        self._sleeping: dict[int, threading.Event] = {}
+        #: Deadlines of waits with a timeout (nc -w, a connect's 127 s): a timer due at that
+        #: very instant (a SYN retransmission) does not fire before the wait gives up.
+        self._exclusive: set[threading.Event] = set()
         self._seq = itertools.count()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="ctrnet-sim-clock", daemon=True)
@@ -72,7 +87,26 @@ class Scheduler:
     def end(self, pid: int) -> None:
         with self.cond:
             _drop(self._busy, pid)
+            if pid not in self._busy:
+                self._interrupts.pop(pid, None)
             self.cond.notify_all()
+
+    def interrupt(self, pid: int, signum: int) -> None:
+        """The shim of `pid` got `signum`: its blocked request (if any) wakes up and raises
+        Interrupted; one that is not blocked finishes as it would have."""
+        with self.cond:
+            if pid not in self._busy and pid not in self._blocked:
+                return
+            self._interrupts[pid] = signum
+            event = self._sleeping.get(pid)
+            if event is not None:
+                event.set()
+            self.cond.notify_all()
+
+    def _check_interrupt(self, pid: int) -> None:
+        signum = self._interrupts.get(pid)
+        if signum is not None:
+            raise Interrupted(signum)
 
     def changed(self) -> None:
         """The world changed: wake every blocked request to look again (lock held)."""
@@ -86,11 +120,45 @@ class Scheduler:
         """Block `pid` until the virtual clock has advanced by `seconds`."""
         event = threading.Event()
         with self.cond:
+            self._check_interrupt(pid)
             deadline = self.backend.now() + seconds
             heapq.heappush(self._sleepers, (deadline, next(self._seq), event))
-        self._blocked_while(pid, event.is_set, event.wait)
+            self._sleeping[pid] = event
+        try:
+            self._blocked_while(pid, event.is_set, event.wait)
+        finally:
+            with self.cond:
+                if self._sleeping.get(pid) is event:
+                    del self._sleeping[pid]
         if self._closed:
             raise Cancelled
+        with self.cond:
+            self._check_interrupt(pid)
+
+    def wait_until(self, pid: int, ready: Callable[[], bool], seconds: float | None) -> bool:
+        """Block `pid` until `ready()` (lock held) or until the virtual clock has moved
+        `seconds` on (None: no limit); True if `ready()` came true. The clock moves only
+        when the whole run is quiet, so a `timeout` or a kill can come first."""
+        if seconds is None:
+            self.wait_for(pid, ready)
+            return True
+        event = threading.Event()
+        with self.cond:
+            self._check_interrupt(pid)
+            deadline = self.backend.now() + seconds
+            heapq.heappush(self._sleepers, (deadline, next(self._seq), event))
+            self._sleeping[pid] = event
+            self._exclusive.add(event)
+        try:
+            self.wait_for(pid, lambda: ready() or event.is_set())
+        finally:
+            with self.cond:
+                if self._sleeping.get(pid) is event:
+                    del self._sleeping[pid]
+                self._exclusive.discard(event)
+                event.set()  # a deadline nobody waits for any more: the clock skips it
+        with self.cond:
+            return ready()
 
     def wait_for(self, pid: int, ready: Callable[[], bool]) -> None:
         """Block `pid` until `ready()` (evaluated with the lock held) is true."""
@@ -100,6 +168,7 @@ class Scheduler:
                 while not ready():
                     if self._closed:
                         raise Cancelled
+                    self._check_interrupt(pid)
                     self.cond.wait()
             finally:
                 self._unmark_blocked(pid, ready)
@@ -154,17 +223,23 @@ class Scheduler:
             with self.cond:
                 if self._closed or not self._sleepers or self._busy:
                     continue
-                deadline = self._sleepers[0][0]
+                deadline, _, first = self._sleepers[0]
                 # Timers due on the way fire in order inside the world (neighbour probes,
-                # FDB ageing), then the earliest sleeper wakes.
-                self.backend.sleep(max(0.0, deadline - self.backend.now()))
+                # FDB ageing, TCP retransmissions); the clock stops early where one of them
+                # makes a blocked request ready (a connect answered after a retransmitted
+                # SYN), else at the earliest sleeper, which wakes.
+                world = self.backend.world
+                if not world.run_until(self._any_ready, deadline) \
+                        and first not in self._exclusive:
+                    world.advance(0.0)  # the timers due exactly when `sleep` ends fire first
                 self._wake_due()
                 self.cond.notify_all()
 
     def _wake_due(self) -> None:
         now = self.backend.now()
-        while self._sleepers and self._sleepers[0][0] <= now + 1e-9:
-            heapq.heappop(self._sleepers)[2].set()
+        sleepers = self._sleepers
+        while sleepers and (sleepers[0][0] <= now + 1e-9 or sleepers[0][2].is_set()):
+            heapq.heappop(sleepers)[2].set()
 
     def settle(self, limit: float = 2.0) -> None:
         """Wait (up to `limit` real seconds) until the run is quiet: at the end of a run, a
@@ -193,6 +268,9 @@ class Scheduler:
                     return True
             time.sleep(_POLL)
         return True
+
+    def _any_ready(self) -> bool:
+        return any(ready() for probes in self._blocked.values() for ready in probes)
 
     def _quiet(self) -> bool:
         with self.cond:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ctrnet.backends.sim.backend import SimBackend
 from ctrnet.backends.sim.cmdline import client
-from ctrnet.backends.sim.cmdline.scheduler import Scheduler
+from ctrnet.backends.sim.cmdline.scheduler import Interrupted, Scheduler
 
 _UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
@@ -204,6 +204,10 @@ class Server:
         return inv, fds
 
     def _answer(self, inv: Invocation) -> list[str]:
+        if inv.tool == client.INTERRUPT:
+            # A shim got a signal while waiting for its answer: its blocked request ends.
+            self.scheduler.interrupt(inv.pid, int(inv.argv[0]))
+            return ["status", "0"]
         tool = self.tools.get(inv.tool)
         self.scheduler.begin(inv.pid)
         try:
@@ -215,6 +219,10 @@ class Server:
         except ExecRequested as request:
             self.flush(inv)
             return ["exec", request.ns, request.style, *request.argv]
+        except Interrupted as stop:
+            # The tool's default reaction to the signal: it dies of it, after what it wrote.
+            self.flush(inv)
+            return ["signal", str(stop.signum)]
         except Exception as err:  # noqa: BLE001 - a simulator bug must not hang the shim
             inv.stderr.write(f"ctrnet sim: {inv.tool}: internal error: "
                              f"{type(err).__name__}: {err}\n")

@@ -8,6 +8,7 @@ namespace, which the shim performs itself (so CMD is a real process: `sh -c`, `t
 from __future__ import annotations
 
 import io
+import sys
 from typing import TYPE_CHECKING
 
 from ctrnet.backends.sim.cmdline.scheduler import Cancelled
@@ -148,6 +149,16 @@ def nsenter(server: Server, inv: Invocation) -> int:
     raise ExecRequested(name, command, style="nsenter")
 
 
+def timeout(server: Server, inv: Invocation) -> int:
+    """`timeout DURATION COMMAND…` on the virtual clock: the shim execs vtimeout.py (see its
+    docstring for why the real one, counting real seconds, cannot be used)."""
+    del server
+    from ctrnet.backends.sim.cmdline import vtimeout
+
+    raise ExecRequested(inv.ns, [sys.executable, "-IS", vtimeout.__file__, *inv.argv],
+                        style="nsenter")
+
+
 def default_tools() -> dict[str, Tool]:
     """The server's table: every shim name and the function that answers it."""
     from ctrnet.backends.sim.cmdline import (  # they build on this module
@@ -165,6 +176,7 @@ def default_tools() -> dict[str, Tool]:
     for name in ("nc", "nc.openbsd", "netcat"):
         tools[name] = netcat.run
     tools["conntrack"] = conntrack_tool.run
+    tools["timeout"] = timeout
     for name in refused.UNSIMULATED:
         tools.setdefault(name, refused.refuse)
     return tools
