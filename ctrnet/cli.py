@@ -22,6 +22,7 @@ from ctrnet.grade import command as grade_command
 from ctrnet.registry import (
     REGISTRY,
     enter_kernel_sandbox,
+    join_kernel_keeper,
     kernel_mode,
     open_backend,
     run_sim_command,
@@ -246,10 +247,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if _uses_throwaway_kernel(args):
         enter_kernel_sandbox()  # without root: re-run inside a rootless sandbox, if allowed
     elif getattr(args, "backend", None) == "kernel" and os.geteuid() != 0:
-        print("ctrnet: the kernel CLI keeps its namespaces after the command ends, which a "
-              "rootless sandbox cannot (it ends with the command): run as root (sudo), or in "
-              "the Vagrant VM, or use --backend sim", file=sys.stderr)
-        return 1
+        if not hasattr(args, "state_dir"):
+            print("ctrnet: this command needs the kernel backend as root", file=sys.stderr)
+            return 1
+        # The user's own state directory, chosen before becoming the sandbox's root.
+        args.state_dir = args.state_dir or default_state_dir("kernel")
+        try:
+            join_kernel_keeper(args.state_dir)
+        except OSError as exc:
+            print(f"ctrnet: {exc.strerror or exc}", file=sys.stderr)
+            return 1
     busy = _world_held_by_a_sim_run(args)
     if busy is not None:
         print(f"ctrnet: {busy}", file=sys.stderr)

@@ -162,3 +162,13 @@ def run_sim_compare(argv: Sequence[str], state_dir: str | None = None,
     from ctrnet.conformance.cmdline.oracle import main
 
     return main(argv, state_dir=state_dir, timeout=timeout)
+
+
+def join_kernel_keeper(state_dir: str) -> None:
+    """Without root: move this process into the rootless sandbox that keeps the persistent
+    kernel world of `state_dir` (started when there is none), so that what the kernel CLI
+    makes outlives the command. As root, nothing. PermissionError with the one-line reason
+    where user namespaces are refused. Call before any thread starts."""
+    from ctrnet.backends.kernel.userns import join_keeper
+
+    join_keeper(state_dir)

@@ -5,6 +5,7 @@ sandbox has its own network namespace, an empty /run/netns and /etc/netns of its
 from __future__ import annotations
 
 import os
+import pwd
 import subprocess
 import sys
 from pathlib import Path
@@ -44,13 +45,14 @@ def test_a_user_who_may_not_make_user_namespaces_is_told_why(
 def test_the_sandbox_has_its_own_network_run_netns_and_etc_netns() -> None:
     script = ("id -u; ls /sys/class/net; ls -A /run/netns; test -e /etc/netns || echo no-etc-netns;"
               " mkdir /etc/netns && echo etc-writable; ip netns add probe && ip netns list;"
-              " echo $CTRNET_USERNS")
+              " echo $CTRNET_USERNS; echo $USER")
     done = subprocess.run([sys.executable, "-c",
                            "import sys; from ctrnet.backends.kernel import userns; "
                            f"sys.exit(userns.run(['sh', '-c', {script!r}]))"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["0", "lo", "no-etc-netns", "etc-writable", "probe", "1"]
+    assert done.stdout.split() == ["0", "lo", "no-etc-netns", "etc-writable", "probe", "1",
+                                   pwd.getpwuid(os.geteuid()).pw_name]
     assert not os.path.exists("/run/netns/probe")
 
 

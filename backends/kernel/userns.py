@@ -25,7 +25,8 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import NoReturn
@@ -255,7 +256,7 @@ def _fit_out_mounts() -> None:
     _mount("sysfs", "/sys", "sysfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "sysfs on /sys")
 
 
-def run(argv: Sequence[str]) -> int:
+def run(argv: Sequence[str], started: Callable[[int], None] | None = None) -> int:
     """Run `argv` in a fresh sandbox; its exit status (128+N when killed by signal N).
 
     Must be called while the process is single-threaded (a multi-threaded process may not
@@ -276,6 +277,8 @@ def run(argv: Sequence[str]) -> int:
     if ready == b"u":
         mapped = _map_from_outside(pid)
         os.write(to_child_w, b"m" if mapped else b"s")
+        if started is not None:
+            started(pid)
     os.close(to_child_w)
     os.close(to_parent_r)
     try:
@@ -313,6 +316,13 @@ def _end_orphans() -> None:
 def _child(argv: list[str], to_parent: int, from_parent: int) -> NoReturn:  # pragma: no cover
     try:
         uid, gid = os.geteuid(), os.getegid()
+        try:
+            # Inside, uid 0 is named root; programs that key per-user paths on the name
+            # (pytest's /tmp/pytest-of-USER) must keep the caller's, which the caller owns.
+            name = pwd.getpwuid(uid).pw_name
+            os.environ["USER"] = os.environ["LOGNAME"] = name
+        except KeyError:
+            pass
         _unshare(_CLONE_NEWUSER, "unshare(CLONE_NEWUSER)")
         os.write(to_parent, b"u")
         os.close(to_parent)
@@ -386,6 +396,116 @@ def ensure(what: str) -> KernelMode:
     if not current.available:
         raise PermissionError(errno.EPERM, f"{what} needs the kernel backend: {current.reason}")
     return current
+
+
+# -- a sandbox that outlives the command: the kernel CLI's persistent worlds -----------------
+#: File in the kernel CLI's state directory naming the process that holds its sandbox.
+KEEPER_FILE = "rootless-sandbox"
+
+
+def _start_time(pid: int) -> str | None:
+    """Field 22 of /proc/PID/stat (start time in clock ticks): with the pid, names a process
+    even after the pid is reused."""
+    stat = _read(f"/proc/{pid}/stat")
+    if not stat:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _live_keeper(state_dir: str) -> int | None:
+    """The pid of the sandbox holder recorded in `state_dir`, if it is still that process,
+    ours, asleep in its own user namespace."""
+    text = _read(os.path.join(state_dir, KEEPER_FILE)) or ""
+    fields = text.split()
+    if len(fields) != 2 or not all(field.isdigit() for field in fields):
+        return None
+    pid = int(fields[0])
+    try:
+        owner = os.stat(f"/proc/{pid}").st_uid
+        theirs = os.stat(f"/proc/{pid}/ns/user").st_ino
+    except OSError:
+        return None
+    if owner != os.geteuid() or _start_time(pid) != fields[1] \
+            or theirs == os.stat("/proc/self/ns/user").st_ino:
+        return None
+    return pid
+
+
+def _start_keeper(state_dir: str) -> int:
+    """Start a detached sandbox holding nothing but `sleep infinity`; its pid once ready."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child: detach, then run the sandbox from a grandchild
+        os.close(read_end)
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.chdir("/")
+
+        def report(holder: int) -> None:
+            os.write(write_end, f"{holder}\n".encode())
+            os.close(write_end)
+
+        os._exit(run(["sleep", "infinity"], started=report))
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    answer = b""
+    while chunk := os.read(read_end, 64):
+        answer += chunk
+    os.close(read_end)
+    if not answer.strip().isdigit():
+        raise PermissionError(errno.EPERM, "cannot start the rootless sandbox of the kernel CLI")
+    holder = int(answer)
+    # Ready once it has exec'd sleep (the mounts are made before the exec).
+    for _ in range(500):
+        if (_read(f"/proc/{holder}/comm") or "") == "sleep":
+            break
+        time.sleep(0.01)
+    else:
+        raise PermissionError(errno.EPERM, "the rootless sandbox of the kernel CLI did not start")
+    record = os.path.join(state_dir, KEEPER_FILE)
+    with open(f"{record}.{os.getpid()}", "w", encoding="ascii") as out:
+        out.write(f"{holder} {_start_time(holder)}\n")
+    os.replace(f"{record}.{os.getpid()}", record)
+    return holder
+
+
+def join_keeper(state_dir: str) -> None:
+    """Move this (single-threaded) process into the sandbox that keeps the kernel CLI's
+    persistent world of `state_dir`, starting that sandbox first when there is none: the
+    namespaces a rootless command makes outlive it, as they do as root. The holder is a
+    `sleep infinity` in the sandbox; its pid is in STATE_DIR/rootless-sandbox (end it with
+    `kill` to drop the whole world)."""
+    if inside() or os.geteuid() == 0:
+        return
+    current = mode()
+    if current.mode != "rootless":
+        raise PermissionError(errno.EPERM, f"the kernel backend needs root: {current.reason}")
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    holder = _live_keeper(state_dir) or _start_keeper(state_dir)
+    cwd = os.getcwd()
+    fds = [os.open(f"/proc/{holder}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+           for kind in ("user", "mnt", "net")]
+    try:
+        for fd, flag, what in zip(fds, (_CLONE_NEWUSER, _CLONE_NEWNS, _CLONE_NEWNET),
+                                  ("user", "mount", "network"), strict=True):
+            if _libc.setns(fd, flag) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, f"joining the sandbox's {what} namespace: "
+                                   f"{os.strerror(err)}")
+    finally:
+        for fd in fds:
+            os.close(fd)
+    try:
+        os.chdir(cwd)
+    except OSError:
+        os.chdir("/")
+    os.environ[INSIDE_ENV] = "1"
+    os.environ[_WHY_ENV] = f"unprivileged user namespaces, kept by pid {holder}"
 
 
 def main(args: Sequence[str]) -> int:
