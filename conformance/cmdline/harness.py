@@ -43,6 +43,7 @@ _SUBSTITUTIONS = [
     # an ICMP echo's id is ping's own choice.
     (re.compile(r"^((?:ipv4     2 )?(?:tcp|udp|icmp) +\d+ )\d+ ", re.M), r"\1T "),
     (re.compile(r"(type=[08] code=0 id=)\d+"), r"\1ID"),
+    (re.compile(r"(ICMP echo (?:request|reply), id )\d+"), r"\1ID"),
 ]
 
 

@@ -166,6 +166,7 @@ def default_tools() -> dict[str, Tool]:
         ctrnet_tool,
         netcat,
         refused,
+        tcpdump_tool,
     )
 
     tools: dict[str, Tool] = {name: front_end for name in FRONT_ENDS if name != "sleep"}
@@ -176,6 +177,7 @@ def default_tools() -> dict[str, Tool]:
     for name in ("nc", "nc.openbsd", "netcat"):
         tools[name] = netcat.run
     tools["conntrack"] = conntrack_tool.run
+    tools["tcpdump"] = tcpdump_tool.run
     tools["timeout"] = timeout
     for name in refused.UNSIMULATED:
         tools.setdefault(name, refused.refuse)
