@@ -55,45 +55,6 @@ SICKBAY: tuple[Divergence, ...] = (
         pinned_by="cmdline/test_compare.py::test_a_script_the_simulator_refuses_is_reported",
         refusal_only=True,
     ),
-    Divergence(
-        name="tc-tbf-checks-device-first",
-        tool="tc",
-        pattern=r"^\$ (ip netns exec \S+ )?tc qdisc (add|replace|change) dev \S+ root tbf "
-                r"rate 1mbit$",
-        reason="tc parses the tbf options before it looks the device up: `burst` missing is "
-               "reported (with the usage) even for a device that does not exist; the "
-               "simulator looks the device up first and says `Cannot find device`",
-        pinned_by=_pinned("tc-tbf-checks-device-first"),
-        script="tc qdisc add dev nosuch root tbf rate 1mbit\n",
-    ),
-    Divergence(
-        name="bridge-link-missing-device",
-        tool="bridge",
-        pattern=r"^\$ (ip netns exec \S+ )?bridge link set dev \S+ hairpin",
-        reason="`bridge link set dev X` for a device that does not exist says `Cannot find "
-               "bridge device \"X\"` on the kernel; the simulator says `Cannot find device`",
-        pinned_by=_pinned("bridge-link-missing-device"),
-        script="bridge link set dev nosuch hairpin on\n",
-    ),
-    Divergence(
-        name="iptables-nat-table-filtering",
-        tool="iptables",
-        pattern=r"^\$ (ip netns exec \S+ )?iptables -t nat -[AI] .*-j (DROP|REJECT)$",
-        reason="iptables refuses DROP in the nat table (`The \"nat\" table is not intended "
-               "for filtering`, exit 2); the simulator accepts the rule",
-        pinned_by=_pinned("iptables-nat-table-filtering"),
-        script="iptables -t nat -I INPUT -p tcp --dport 80 -j DROP\n",
-    ),
-    Divergence(
-        name="iptables-delete-unknown-target",
-        tool="iptables",
-        pattern=r"^\$ (ip netns exec \S+ )?iptables (-t \S+ )?-D .*-j NOSUCH$",
-        reason="`iptables -D CHAIN … -j NOSUCH` (a target that is no chain) fails on the kernel "
-               "with `Chain 'NOSUCH' does not exist` and the help hint (exit 2); the simulator "
-               "says `No chain/target/match by that name.` (exit 1)",
-        pinned_by=_pinned("iptables-delete-unknown-target"),
-        script="iptables -t mangle -D NOCHAIN -p udp --sport 53 -j NOSUCH\n",
-    ),
 )
 
 

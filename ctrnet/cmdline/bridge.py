@@ -117,6 +117,8 @@ def link_set(ctx: Context, argv: list[str]) -> int:
             raise _unsupported(f"link set option {word!r}")
     if dev is None:
         raise _fail(_LINK_SET_USAGE + "Device is a required argument.\n")
+    if dev not in {link.name for link in ctx.backend.link_list(ctx.ns)}:
+        raise _fail(f'Cannot find bridge device "{dev}"\n')
     link = _find(ctx, dev)
     try:
         ctx.backend.bridge_port_set(ctx.ns, link.name, hairpin=hairpin, learning=learning)

@@ -18,7 +18,7 @@ from ctrnet.cmdline.context import CommandFailed, Context, Unsupported
 from ctrnet.cmdline.xtables_getopt import canonical_argv
 from ctrnet.errors import CtrnetError, InvalidConfig
 from ctrnet.netfilter.listing import save_table
-from ctrnet.netfilter.model import TABLE_ORDER
+from ctrnet.netfilter.model import TABLE_ORDER, Jump, Standard, Verdict
 from ctrnet.netfilter.parse import Verb, parse_command
 
 VERSION = "v1.8.9 (nf_tables)"
@@ -78,6 +78,18 @@ def iptables(argv: list[str], ctx: Context) -> int:
     ruleset = ctx.ruleset("iptables")
     try:
         command = parse_command(args)
+        target = command.rule.target if command.rule is not None else None
+        if command.table == "nat" and isinstance(target, Standard) \
+                and target.verdict is Verdict.DROP:
+            # xshared.c refuses DROP in the nat table before anything reaches the kernel.
+            raise CommandFailed(
+                f"iptables {VERSION}: \nThe \"nat\" table is not intended for filtering, the "
+                f"use of DROP is therefore inhibited.\n\n\n{_hint('iptables')}", 2)
+        if isinstance(target, Jump) and target.chain not in ruleset.table(command.table).chains:
+            # A jump to a chain that does not exist is refused while parsing (command_jump),
+            # before the rule's own chain is looked at.
+            raise CommandFailed(f"iptables {VERSION}: Chain '{target.chain}' does not exist\n"
+                                f"{_hint('iptables')}", 2)
         if command.verb is Verb.LIST and command.rulenum is not None:
             raise Unsupported("iptables", "-L CHAIN RULENUM (one rule's line)")
         ctx.out(ruleset.execute(command))

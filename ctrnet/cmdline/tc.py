@@ -171,6 +171,8 @@ def qdisc_modify(ctx: Context, verb: str, argv: list[str]) -> int:
             break
     if dev is None:
         raise Unsupported("tc", "qdisc without dev")
+    # tc_qdisc_modify() runs the qdisc's option parser before it looks the device up.
+    options = _parse_tbf(rest) if verb != "del" and kind == "tbf" else None
     _device(ctx, dev)
     shaper = _shaper(ctx)
     try:
@@ -179,9 +181,9 @@ def qdisc_modify(ctx: Context, verb: str, argv: list[str]) -> int:
                 raise Unsupported("tc", f"qdisc del … {kind}")
             shaper.tc_qdisc_delete(ctx.ns, dev)
             return 0
-        if kind != "tbf":
+        if kind != "tbf" or options is None:
             raise Unsupported("tc", f"qdisc {kind!r} (only tbf)")
-        rate, burst, latency = _parse_tbf(rest)
+        rate, burst, latency = options
         if verb == "add" and shaper.tc_qdisc_get(ctx.ns, dev).kind == "tbf":
             raise CommandFailed("Error: Exclusivity flag on, cannot modify.\n", 2)
         if verb == "change" and shaper.tc_qdisc_get(ctx.ns, dev).kind != "tbf":
