@@ -224,9 +224,18 @@ def route_flush(ctx: Context, argv: list[str]) -> int:
 
 def route_get(ctx: Context, opts: IpOptions, argv: list[str]) -> int:
     dst: str | None = None
+    source: str | None = None
     r = ArgReader(argv)
     while r:
         word = r.take()
+        if word == "from":
+            text = r.value()
+            try:
+                source = str(ipaddress.IPv4Address(text.split("/", 1)[0]))
+            except ValueError:
+                raise CommandFailed(
+                    f'Error: inet prefix is expected rather than "{text}".\n', 1) from None
+            continue
         if word in _UNSUPPORTED or word in ("dev", "via", "table", "vrf"):
             raise unsupported(f"route get option {word!r}")
         if word == "to":
@@ -239,32 +248,42 @@ def route_get(ctx: Context, opts: IpOptions, argv: list[str]) -> int:
             ) from None
     if dst is None:
         raise CommandFailed("need at least a destination address\n", 1)
+    if source is not None and source not in {a.ip for a in ctx.backend.addr_list(ctx.ns)}:
+        # __ip_route_output_key: a source that is no address of this host (ENETUNREACH).
+        raise CommandFailed("RTNETLINK answers: Network is unreachable\n", 2)
     with kernel_call():
         decision = ctx.backend.route_get(ctx.ns, dst)
     local = decision.type == "local"
+    # rt_fill_info's cache flags: RTCF_LOCAL for local and broadcast, RTCF_BROADCAST too.
+    cache = ["local", "brd"] if decision.type == "broadcast" else ["local"] if local else []
     entry: dict[str, Any] = {}
     if decision.type != "unicast":
         entry["type"] = decision.type
     entry["dst"] = decision.dst
+    if source is not None:
+        entry["from"] = source
     if decision.gateway:
         entry["gateway"] = decision.gateway
     entry["dev"] = decision.dev
-    if decision.prefsrc:
+    if decision.prefsrc and source is None:
         entry["prefsrc"] = decision.prefsrc
     entry["flags"] = []
     entry["uid"] = 0
-    entry["cache"] = ["local"] if local else []
+    entry["cache"] = cache
     if opts.json:
         dump_json(ctx, [entry])
         return 0
     line = f"{decision.type} " if "type" in entry else ""
     line += f"{decision.dst} "
+    if source is not None:
+        line += f"from {source} "
     if decision.gateway:
         line += f"via {decision.gateway} "
     line += f"dev {decision.dev} "
-    if decision.prefsrc:
+    if "prefsrc" in entry:
         line += f"src {decision.prefsrc} "
-    ctx.out(line + "uid 0 \n    cache " + ("<local> " if local else "") + "\n")
+    shown = f"<{','.join(cache)}> " if cache else ""
+    ctx.out(line + "uid 0 \n    cache " + shown + "\n")
     return 0
 
 
