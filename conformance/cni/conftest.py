@@ -70,13 +70,18 @@ def launcher(backend: Backend, tmp_path: Path) -> Iterator[RecordingLauncher]:
 
 
 @pytest.fixture
-def plugin_env(backend: Backend, impl_spec: str) -> Iterator[dict[str, str]]:
+def plugin_env(backend: Backend, impl_spec: str,
+               launcher: RecordingLauncher) -> Iterator[dict[str, str]]:
     """What the plugin needs beyond the CNI environment: for ctrnet's own plugin, the world
-    it acts on, served from this process."""
+    it acts on, served from this process (its socket's directory granted to the sandbox the
+    plugin runs in, whose unprivileged id could not reach it otherwise)."""
     if impl_spec != "ctrnet":
         yield {}
         return
     server = BackendServer(backend)
+    sandbox = getattr(launcher, "sandbox", None)
+    if sandbox is not None:
+        sandbox.grant(os.path.dirname(server.socket_path))
     try:
         yield server.env()
     finally:
