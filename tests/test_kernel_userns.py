@@ -67,3 +67,16 @@ def test_a_process_left_running_in_the_sandbox_ends_with_it() -> None:
     # The pid is the sandbox's view, and the sandbox shares the pid namespace: the same pid.
     cmdline = Path(f"/proc/{leftover}/cmdline")
     assert not cmdline.exists() or "sleep" not in cmdline.read_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as a user, the kernel itself refuses these writes")
+def test_a_sandbox_made_by_root_cannot_change_the_machines_kernel_settings() -> None:
+    # Writes the value already there: harmless even if the sandbox failed to confine it.
+    current = Path("/proc/sys/kernel/printk_ratelimit").read_text().strip()
+    done = subprocess.run(
+        [sys.executable, "-m", "ctrnet.backends.kernel.userns", "--fresh", "--", "sh", "-c",
+         f"echo {current} > /proc/sys/kernel/printk_ratelimit; echo kernel=$?; "
+         "echo 1 > /proc/sys/net/ipv4/ip_forward; echo net=$?"],
+        capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["kernel=2", "net=0"], done.stderr
+    assert "Read-only file system" in done.stderr

@@ -11,7 +11,8 @@ network namespace by itself. Nothing the sandbox does is visible outside it; whe
 process exits, the kernel removes every namespace of it.
 
     python -m ctrnet.backends.kernel.userns --check        # why (not) rootless, one line
-    python -m ctrnet.backends.kernel.userns -- CMD [ARGS]  # run CMD in a fresh sandbox
+    python -m ctrnet.backends.kernel.userns -- CMD [ARGS]  # run CMD in a sandbox (not as root)
+    python -m ctrnet.backends.kernel.userns --fresh -- CMD  # a new sandbox, even as root
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ _MS_NOEXEC = 8
 _MS_BIND = 0x1000
 _MS_REC = 0x4000
 _MS_PRIVATE = 1 << 18
+_MS_RDONLY = 1
+_MS_REMOUNT = 32
 _PR_SET_CHILD_SUBREAPER = 36
 
 #: Entries of /run and /etc that the sandbox must not share with the host: its own
@@ -204,6 +207,15 @@ def _subordinate_ids() -> tuple[tuple[int, int], tuple[int, int]] | None:
 def _map_from_outside(pid: int) -> bool:
     """Map the child's namespace with newuidmap/newgidmap: 0 -> caller, 1..N -> its subordinate
     ids (setgroups stays allowed). False when that is not possible here."""
+    if os.geteuid() == 0:
+        # Root (real, or of an enclosing sandbox) may write any mapping of ids it has:
+        # 0-65535 onto the same ids, setgroups allowed.
+        try:
+            _write(f"/proc/{pid}/uid_map", "0 0 65536")
+            _write(f"/proc/{pid}/gid_map", "0 0 65536")
+            return True
+        except OSError:
+            pass  # an enclosing sandbox with fewer ids: the child maps itself
     ids = _subordinate_ids()
     if ids is None:
         return False
@@ -246,14 +258,28 @@ def _shadow(directory: str, private: set[str]) -> None:
         os.close(original)
 
 
-def _fit_out_mounts() -> None:
-    """The sandbox's own /run, /etc (with /run/netns and /etc/netns empty) and /sys."""
+def _fit_out_mounts(real_root: bool) -> None:
+    """The sandbox's own /run, /etc (with /run/netns and /etc/netns empty) and /sys.
+
+    `real_root`: the caller is the machine's root, and uid 0 inside maps onto it, so the
+    kernel's uid checks of /proc/sys and /sys files would let the sandbox write the whole
+    machine's settings (kernel.*, vm.*). There, /proc/sys is read-only but for
+    /proc/sys/net (the sandbox's own network namespace) and /sys is read-only."""
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE, "make / private")
     for directory, private in _PRIVATE_ENTRIES.items():
         _shadow(directory, private)
     os.mkdir("/run/netns", 0o755)
     # sysfs shows the devices of the network namespace that mounts it.
-    _mount("sysfs", "/sys", "sysfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "sysfs on /sys")
+    _mount("sysfs", "/sys", "sysfs",
+           _MS_NOSUID | _MS_NODEV | _MS_NOEXEC | (_MS_RDONLY if real_root else 0),
+           "sysfs on /sys")
+    if real_root:
+        _mount("/proc/sys", "/proc/sys", None, _MS_BIND | _MS_REC, "bind /proc/sys")
+        _mount(None, "/proc/sys", None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY,
+               "read-only /proc/sys")
+        _mount("/proc/sys/net", "/proc/sys/net", None, _MS_BIND, "bind /proc/sys/net")
+        # A bind copies the read-only flag of the mount it comes from: make this one rw.
+        _mount(None, "/proc/sys/net", None, _MS_BIND | _MS_REMOUNT, "writable /proc/sys/net")
 
 
 def run(argv: Sequence[str], started: Callable[[int], None] | None = None) -> int:
@@ -316,6 +342,7 @@ def _end_orphans() -> None:
 def _child(argv: list[str], to_parent: int, from_parent: int) -> NoReturn:  # pragma: no cover
     try:
         uid, gid = os.geteuid(), os.getegid()
+        real_root = uid == 0 and not inside()
         try:
             # Inside, uid 0 is named root; programs that key per-user paths on the name
             # (pytest's /tmp/pytest-of-USER) must keep the caller's, which the caller owns.
@@ -335,7 +362,7 @@ def _child(argv: list[str], to_parent: int, from_parent: int) -> NoReturn:  # pr
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
         _unshare(_CLONE_NEWNET | _CLONE_NEWNS, "unshare(CLONE_NEWNET|CLONE_NEWNS)")
-        _fit_out_mounts()
+        _fit_out_mounts(real_root)
         os.environ[INSIDE_ENV] = "1"
         os.environ[_WHY_ENV] = ("unprivileged user namespaces, "
                                 + ("uids 0-65536 (newuidmap)" if answer == b"m" else "uid 0 only"))
@@ -509,6 +536,17 @@ def join_keeper(state_dir: str) -> None:
 
 
 def main(args: Sequence[str]) -> int:
+    if args and args[0] == "--fresh":
+        # A new sandbox even as root or inside one (`ctrnet sim compare`'s kernel side):
+        # the command's privileges end at its own user namespace.
+        command = list(args[1:])
+        if command and command[0] == "--":
+            command = command[1:]
+        reason = None if os.geteuid() == 0 else forbidden()
+        if reason or not command:
+            print(f"ctrnet: {reason or 'no command given'}", file=sys.stderr)
+            return 2 if not command else 1
+        return run(command)
     if list(args) == ["--check"]:
         current = mode()
         print(f"kernel backend: {current.mode} ({current.reason})")

@@ -5,9 +5,10 @@ A recording wrapper for each network tool goes first on PATH (before the simulat
 on one side, before the real tools on the other). It notes the invocation's arguments, runs
 the next tool of that name on PATH with the caller's stdin, keeps its stdout, stderr and exit
 status, then passes them on — so nested invocations (`ip netns exec NS ip link`) are recorded
-too. The kernel side runs in a fresh network + mount namespace (`unshare`) with a private
-/run (so `ip netns` state is its own): as root directly, as a user inside the rootless sandbox
-of `ctrnet.backends.kernel.userns`. Nothing of it reaches the machine's own namespace.
+too. The kernel side runs in a sandbox of its own (`ctrnet.backends.kernel.userns --fresh`): a
+user namespace (as root too: the command's privileges end there), a fresh network namespace
+and a mount namespace with a private /run (so `ip netns` state is its own). Nothing of it
+reaches the machine's own namespaces.
 
 What is normalized before comparing (and only that) is listed in docs/fidelity.md; it is
 `harness.normalize`: MACs the command did not set, ping timings, automatic qdisc handles,
@@ -81,8 +82,7 @@ fi
 
 #: The kernel side's sandbox: a tmpfs on /run (ip netns' /run/netns, the xtables lock),
 #: IPv6 off, then the command.
-_SANDBOX = ("mount -t tmpfs ctrnet-compare /run && mkdir -p /run/netns && "
-            f"sysctl -qw {harness._NO_IPV6} && "
+_SANDBOX = (f"sysctl -qw {harness._NO_IPV6} && "
             'PATH="$1:$PATH" && shift && exec "$@"')
 
 
@@ -187,9 +187,12 @@ def run_side(side: str, argv: Sequence[str], *, timeout: float = TIMEOUT,
                             state_dir=state_dir, stdin=stdin)
         if side == "kernel":
             install_wrappers(wrappers, [t for t in tools if shutil.which(t)], kernel=True)
-            command = ["unshare", "--net", "--mount", "--propagation", "private", "--fork",
-                       "--kill-child", "--", "sh", "-c", _SANDBOX, "ctrnet-compare",
-                       str(wrappers), *argv]
+            # A sandbox of its own even as root: a user namespace (so the command's root
+            # ends there: no host sysctl, module or mount), a network namespace, and a
+            # mount namespace whose /run (ip netns, xtables lock), /etc/netns and /sys are
+            # private. Its leftovers are ended with it.
+            command = [sys.executable, "-m", "ctrnet.backends.kernel.userns", "--fresh", "--",
+                       "sh", "-c", _SANDBOX, "ctrnet-compare", str(wrappers), *argv]
         else:
             raise ValueError(f"unknown side {side!r}")
         try:
@@ -237,11 +240,13 @@ def _text(data: bytes | str | None) -> str:
 def kernel_unavailable() -> str | None:
     """Why the kernel side cannot run in this process (it needs root, real or in a user
     namespace of its own), or None."""
-    if shutil.which("unshare") is None:
-        return "unshare (util-linux) is not installed"
-    if os.geteuid() != 0:
-        return "the kernel side needs root, or the rootless sandbox (ctrnet.backends.kernel.userns)"
-    return None
+    if sys.platform != "linux":
+        return "the kernel side needs Linux"
+    from ctrnet.backends.kernel import userns
+
+    if os.geteuid() == 0:
+        return None
+    return userns.forbidden()
 
 
 def _set_by_command(argv: Sequence[str], runs: Sequence[Run]) -> str:
