@@ -85,7 +85,9 @@ class BridgeHooks:
             payload, Arp) else 0
         view = EbFrame(frame.src, frame.dst, frame.ethertype,
                        in_port.dev.name if in_port is not None else None,
-                       out_port.dev.name if out_port is not None else None, length)
+                       out_port.dev.name if out_port is not None else None, length,
+                       *((payload.src, payload.dst, payload.proto)
+                         if isinstance(payload, IPv4) else (None, None, None)))
         verdict, _ = eb.evaluate(chain, view)
         return verdict == "ACCEPT"
 

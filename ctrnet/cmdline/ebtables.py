@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ctrnet.cmdline.context import CommandFailed, Context, Unsupported
 from ctrnet.errors import CtrnetError, InvalidConfig
+from ctrnet.netfilter.ebtables import NotModelled
 
 VERSION = "1.8.9 (nf_tables)"
 _HINT = "Try `ebtables -h' or 'ebtables --help' for more information.\n"
@@ -28,8 +29,12 @@ def main(argv: list[str], ctx: Context) -> int:
     table = ctx.bridge_filter()
     try:
         ctx.out(table.run(args))
+    except NotModelled as err:
+        raise Unsupported("ebtables", str(err.args[0])) from err
     except CtrnetError as err:
         message = str(err.args[0]) if err.args else str(err)
+        if message.startswith(" RULE_APPEND failed"):
+            raise CommandFailed(f"ebtables v{VERSION}: {message}\n", 4) from err
         if isinstance(err, InvalidConfig):
             raise CommandFailed(f"ebtables v{VERSION}: {message}\n{_HINT}", 2) from err
         raise CommandFailed(f"ebtables: {message}\n", 1) from err

@@ -1,7 +1,9 @@
 """The ebtables filter table: bridge frames through INPUT, FORWARD and OUTPUT.
 
 Rules test -p (ethertype), -s/-d (MAC with optional mask), -i/-o (bridge ports, `+` wildcard),
-each invertible both as `! -s MAC` and `-s ! MAC`; targets ACCEPT, DROP, CONTINUE, RETURN.
+the ip match's --ip-src/--ip-dst (address or prefix) and --ip-proto (with -p IPv4), each
+invertible both as `! -s MAC` and `-s ! MAC`; targets ACCEPT, DROP, CONTINUE, RETURN. Options
+of other match extensions (arp, ip6, vlan, mark, limit, log…) are refused as not modelled.
 Verbs -A/-I/-D/-F/-P/-L with ebtables-nft 1.8.9's wording and listing format; `restore` takes
 ebtables-restore text, all or nothing.
 """
@@ -25,6 +27,81 @@ _ETHERTYPE_NUMBERS = {name.upper(): num for num, name in ETHERTYPES.items()}
 MAC_NAMES = {"Unicast": (0, 0x010000000000), "Multicast": (0x010000000000, 0x010000000000),
              "Broadcast": (FULL_MAC_MASK, FULL_MAC_MASK), "BGA": (0x0180C2000000, FULL_MAC_MASK)}
 TARGETS = ("ACCEPT", "DROP", "CONTINUE", "RETURN")
+#: The ip match's options (ebt_ip.c) -> their canonical spelling.
+_IP_OPTIONS = {"--ip-src": "--ip-src", "--ip-source": "--ip-src", "--ip-dst": "--ip-dst",
+               "--ip-destination": "--ip-dst", "--ip-proto": "--ip-proto",
+               "--ip-protocol": "--ip-proto"}
+#: Prefixes of the options of extensions the model does not implement.
+_UNMODELLED = ("--ip-", "--arp-", "--ip6-", "--vlan-", "--802_3-", "--mark", "--limit",
+               "--log", "--nflog", "--among-", "--pkttype-", "--stp-", "--redirect-",
+               "--to-", "--snat-", "--dnat-", "--mark-", "--set-")
+_IP_PROTOS = {"icmp": 1, "tcp": 6, "udp": 17, "igmp": 2, "gre": 47, "sctp": 132}
+_IP_PROTO_NAMES = {num: name for name, num in _IP_PROTOS.items()}
+
+
+class NotModelled(InvalidConfig):
+    """An option the real ebtables knows and this model does not implement."""
+
+
+@dataclass(frozen=True, slots=True)
+class IpMatch:
+    """The ip match's tests: (network, prefix length) for src/dst, protocol number; each
+    with its inversion."""
+
+    src: tuple[int, int] | None = None
+    src_invert: bool = False
+    dst: tuple[int, int] | None = None
+    dst_invert: bool = False
+    proto: int | None = None
+    proto_invert: bool = False
+
+    def matches(self, f: Frame) -> bool:
+        if f.ip_src is None or f.ip_dst is None:
+            return False
+        if self.src is not None and _in(f.ip_src, self.src) == self.src_invert:
+            return False
+        if self.dst is not None and _in(f.ip_dst, self.dst) == self.dst_invert:
+            return False
+        return self.proto is None or (f.ip_proto == self.proto) != self.proto_invert
+
+    def spec(self) -> list[str]:
+        words: list[str] = []
+        for opt, value, inv in (("--ip-src", self.src, self.src_invert),
+                                ("--ip-dst", self.dst, self.dst_invert)):
+            if value is not None:
+                words += [opt, *(["!"] if inv else []), _net_str(value)]
+        if self.proto is not None:
+            words += ["--ip-proto", *(["!"] if self.proto_invert else []),
+                      _IP_PROTO_NAMES.get(self.proto, str(self.proto))]
+        return words
+
+
+def _in(ip: int, net: tuple[int, int]) -> bool:
+    mask = (0xFFFFFFFF << (32 - net[1])) & 0xFFFFFFFF if net[1] else 0
+    return ip & mask == net[0]
+
+
+def _net_str(net: tuple[int, int]) -> str:
+    text = ".".join(str(b) for b in net[0].to_bytes(4, "big"))
+    return text if net[1] == 32 else f"{text}/{net[1]}"
+
+
+def _parse_net(text: str, which: str) -> tuple[int, int]:
+    import ipaddress
+
+    try:
+        net = ipaddress.IPv4Network(text, strict=False)
+    except ValueError:
+        raise InvalidConfig(f"Problem with specified IP {which} '{text}'") from None
+    return int(net.network_address), net.prefixlen
+
+
+def _parse_ip_proto(text: str) -> int:
+    if text.lower() in _IP_PROTOS:
+        return _IP_PROTOS[text.lower()]
+    if text.isdigit() and int(text) < 256:
+        return int(text)
+    raise InvalidConfig(f"Problem with the specified protocol '{text}'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +156,7 @@ class EbRule:
     out_iface: Iface | None = None
     out_invert: bool = False
     target: str = "CONTINUE"
+    ip: IpMatch | None = None
 
     def spec(self) -> str:
         """The rule as `ebtables -L` prints it."""
@@ -97,6 +175,8 @@ class EbRule:
             add("-i", self.in_invert, self.in_iface.name)
         if self.out_iface is not None:
             add("-o", self.out_invert, self.out_iface.name)
+        if self.ip is not None:
+            words += self.ip.spec()
         return " ".join([*words, "-j", self.target])
 
 
@@ -110,6 +190,10 @@ class Frame:
     in_port: str | None = None
     out_port: str | None = None
     length: int = 0
+    #: The IPv4 header's addresses and protocol, for an IPv4 frame.
+    ip_src: int | None = None
+    ip_dst: int | None = None
+    ip_proto: int | None = None
 
 
 def _parse_proto(text: str) -> int:
@@ -137,8 +221,11 @@ def parse_rule(args: list[str], chain: str) -> EbRule:
             continue
         opt = {"--protocol": "-p", "--source": "-s", "--src": "-s", "--destination": "-d",
                "--dst": "-d", "--in-interface": "-i", "--in-if": "-i",
-               "--out-interface": "-o", "--out-if": "-o", "--jump": "-j"}.get(word, word)
-        if opt not in ("-p", "-s", "-d", "-i", "-o", "-j"):
+               "--out-interface": "-o", "--out-if": "-o", "--jump": "-j",
+               **_IP_OPTIONS}.get(word, word)
+        if opt not in ("-p", "-s", "-d", "-i", "-o", "-j", *_IP_OPTIONS.values()):
+            if word.startswith(_UNMODELLED) or word in ("--logical-in", "--logical-out"):
+                raise NotModelled(f"option {word}")
             raise InvalidConfig(f"Unknown argument: '{word}'")
         if opt in seen:
             raise InvalidConfig("Multiple use of same option not allowed")
@@ -161,12 +248,25 @@ def parse_rule(args: list[str], chain: str) -> EbRule:
         return seen.get(opt, (None, False))
 
     p, s, d, i_, o = get("-p"), get("-s"), get("-d"), get("-i"), get("-o")
+    ip: IpMatch | None = None
+    if any(opt in seen for opt in ("--ip-src", "--ip-dst", "--ip-proto")):
+        ipsrc, ipdst, ipproto = get("--ip-src"), get("--ip-dst"), get("--ip-proto")
+        ip = IpMatch(_parse_net(ipsrc[0], "source") if ipsrc[0] is not None else None,
+                     ipsrc[1],
+                     _parse_net(ipdst[0], "destination") if ipdst[0] is not None else None,
+                     ipdst[1],
+                     _parse_ip_proto(ipproto[0]) if ipproto[0] is not None else None,
+                     ipproto[1])
+        if p[0] is None or _parse_proto(p[0]) != 0x0800 or p[1]:
+            # ebt_ip's checkentry: the match needs `-p IPv4` (the kernel refuses the rule).
+            raise from_errno(errno.EINVAL, " RULE_APPEND failed (Invalid argument): rule in "
+                                           f"chain {chain}")
     return EbRule(
         _parse_proto(p[0]) if p[0] is not None else None, p[1],
         parse_mac(s[0], "source") if s[0] is not None else None, s[1],
         parse_mac(d[0], "destination") if d[0] is not None else None, d[1],
         Iface(i_[0]) if i_[0] is not None else None, i_[1],
-        Iface(o[0]) if o[0] is not None else None, o[1], target)
+        Iface(o[0]) if o[0] is not None else None, o[1], target, ip)
 
 
 @dataclass
@@ -334,4 +434,6 @@ def _rule_matches(r: EbRule, f: Frame) -> bool:
         return False
     if r.in_iface is not None and r.in_iface.matches(f.in_port) == r.in_invert:
         return False
-    return r.out_iface is None or r.out_iface.matches(f.out_port) != r.out_invert
+    if r.out_iface is not None and r.out_iface.matches(f.out_port) == r.out_invert:
+        return False
+    return r.ip is None or r.ip.matches(f)
