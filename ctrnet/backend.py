@@ -459,10 +459,11 @@ class Backend(abc.ABC):
         count: int = 1,
         timeout: float = 1.0,
         interval: float = 0.2,
+        size: int = 56,
     ) -> PingResult:
-        """Send `count` ICMP echo requests, `interval` apart, and wait up to `timeout` after the
-        last for replies. Raises Unreachable (ENETUNREACH) when there is no route at all,
-        as sendto(2) does."""
+        """Send `count` ICMP echo requests of `size` data bytes (ping -s), `interval` apart,
+        and wait up to `timeout` after the last for replies. Raises Unreachable (ENETUNREACH)
+        when there is no route at all, as sendto(2) does."""
 
     @abc.abstractmethod
     def sleep(self, seconds: float) -> None:

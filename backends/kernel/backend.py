@@ -618,9 +618,10 @@ class KernelBackend(NetfilterMixin, EtcFilesMixin, CaptureMixin, TraceMixin, Bac
 
     # -- probes and clock --------------------------------------------------------------------
     def ping(self, ns: str, dst: str, *, count: int = 1, timeout: float = 1.0,
-             interval: float = 0.2) -> PingResult:
+             interval: float = 0.2, size: int = 56) -> PingResult:
         space = self._space(ns)
-        return probe.ping(space.real, ns, dst, count=count, timeout=timeout, interval=interval)
+        return probe.ping(space.real, ns, dst, count=count, timeout=timeout, interval=interval,
+                          size=size)
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)

@@ -24,10 +24,11 @@ _NO_ROUTE = "Network is unreachable"
 
 
 def ping(real_ns: str, ns: str, dst: str, *, count: int, timeout: float,
-         interval: float) -> PingResult:
+         interval: float, size: int = 56) -> PingResult:
     argv = [
         "ip", "netns", "exec", real_ns,
-        "ping", "-n", "-c", str(count), "-W", f"{timeout:g}", "-i", f"{interval:g}", dst,
+        "ping", "-n", "-c", str(count), "-W", f"{timeout:g}", "-i", f"{interval:g}",
+        "-s", str(size), dst,
     ]
     # ping's own deadline is count*interval + timeout; the margin covers process start-up.
     limit = count * interval + timeout + 10.0

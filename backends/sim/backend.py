@@ -440,7 +440,7 @@ class SimBackend(NetfilterOps, EtcFilesOps, CaptureOps, TraceOps, Backend):
 
     # -- probes and clock --------------------------------------------------------------------------
     def ping(self, ns: str, dst: str, *, count: int = 1, timeout: float = 1.0,
-             interval: float = 0.2) -> PingResult:
+             interval: float = 0.2, size: int = 56) -> PingResult:
         space = self._ns(ns)
         world = self.world
         target = _ip(dst)
@@ -454,8 +454,9 @@ class SimBackend(NetfilterOps, EtcFilesOps, CaptureOps, TraceOps, Backend):
         sent = 0
         try:
             for seq in range(1, count + 1):
-                packet = IPv4(src or 0, target, IPPROTO_ICMP, Icmp(ICMP_ECHO, 0, ident, seq),
-                              ident=world.next_ip_id())
+                data = bytes(size) if size != 56 else None  # None: the usual 56 bytes
+                packet = IPv4(src or 0, target, IPPROTO_ICMP,
+                              Icmp(ICMP_ECHO, 0, ident, seq, data), ident=world.next_ip_id())
                 if ip_local_out(world, space, packet):
                     sent += 1
                 world.run()

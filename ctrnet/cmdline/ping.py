@@ -19,7 +19,11 @@ from ctrnet.types import PingError, PingResult
 #: iputils' default wait for replies once the last request is out (MAXWAIT).
 DEFAULT_WAIT = 10.0
 _MAX_COUNT = 9223372036854775807
-_UNSUPPORTED = set("aAbBCdDfhLOrRUvV6") | set("eFlmMNpQsStT")
+_UNSUPPORTED = set("aAbBCdDfhLOrRUvV6") | set("eFlmNpQStT")
+#: IP header + ICMP header: what ping adds to -s SIZE (the "56(84)" of its first line).
+_HEADERS = 28
+#: Below this many data bytes there is no room for the timestamp: no times, no rtt line.
+_TIMESTAMP = 16
 
 
 def _invalid(text: str, detail: str = "") -> CommandFailed:
@@ -40,7 +44,7 @@ def _seconds(ctx: Context, text: str, default: float) -> float:
 
 
 def _parse(argv: list[str]) -> tuple[dict[str, str], set[str], list[str]]:
-    return parse_short(argv, tool="ping", with_arg="cWiIw", flags="qn4",
+    return parse_short(argv, tool="ping", with_arg="cWiIwsM", flags="qn4",
                        unsupported="".join(sorted(_UNSUPPORTED)), status=2)
 
 
@@ -115,11 +119,13 @@ def main(argv: list[str], ctx: Context) -> int:
             raise Unsupported("ping", "IPv6 destinations") from None
         raise CommandFailed(f"ping: {dst}: Temporary failure in name resolution\n", 2) from None
     source = _source(ctx, dst, values["I"]) if "I" in values else ""
+    size = _size(ctx, values.get("s"), values.get("M"))
     try:
-        result = ctx.backend.ping(ctx.ns, dst, count=count, timeout=wait, interval=interval)
+        result = ctx.backend.ping(ctx.ns, dst, count=count, timeout=wait, interval=interval,
+                                  size=size)
     except CtrnetError as err:
         raise CommandFailed(f"ping: connect: {os.strerror(err.errno or errno.EIO)}\n", 2) from err
-    ctx.out(report(result, source, quiet="q" in flags, interval=interval))
+    ctx.out(report(result, source, quiet="q" in flags, interval=interval, size=size))
     failed = result.received == 0 or (deadline is not None and result.received < count)
     return 1 if failed else 0
 
@@ -146,15 +152,37 @@ def _error_words(error: PingError) -> str:
     raise Unsupported("ping", f"printing ICMP error type {error.type} code {error.code}")
 
 
+def _size(ctx: Context, text: str | None, pmtudisc: str | None) -> int:
+    """-s SIZE and -M HINT. The simulator neither fragments nor drops a packet for its size:
+    a size that does not fit every link's MTU is refused, not answered as if it fitted."""
+    if pmtudisc is not None and pmtudisc not in ("do", "dont", "want", "probe"):
+        raise CommandFailed(f"ping: invalid -M argument: {pmtudisc}\n", 2)
+    if pmtudisc == "probe":
+        raise Unsupported("ping", "-M probe")
+    if text is None:
+        return 56
+    if not text.isdigit():
+        raise _invalid(text)
+    size = int(text)
+    smallest = min((link.mtu for ns in [ctx.backend.host_ns, *ctx.backend.netns_list()]
+                    for link in ctx.backend.link_list(ns) if link.name != "lo"), default=1500)
+    if size + _HEADERS > smallest:
+        raise Unsupported("ping", f"-s {size} with a link MTU of {smallest} (fragmentation, "
+                                  "path MTU and drops for size are not modelled)")
+    return size
+
+
 def report(result: PingResult, source: str = "", *, quiet: bool = False,
-           interval: float = 1.0) -> str:
+           interval: float = 1.0, size: int = 56) -> str:
     """Everything iputils prints on stdout for a finished run."""
-    text = f"PING {result.dst} ({result.dst}) {source}56(84) bytes of data.\n"
+    text = f"PING {result.dst} ({result.dst}) {source}{size}({size + _HEADERS}) bytes of data.\n"
+    timing = size >= _TIMESTAMP
     ttls = list(result.ttls[: result.received])
     ttls += [64] * (result.received - len(ttls))
     # Without the answered sequence numbers, replies are numbered in order.
     replied = result.replied if result.replied is not None else range(1, len(ttls) + 1)
-    lines = [(seq, f"64 bytes from {result.dst}: icmp_seq={seq} ttl={ttl} time=0.000 ms\n")
+    times = " time=0.000 ms" if timing else ""
+    lines = [(seq, f"{size + 8} bytes from {result.dst}: icmp_seq={seq} ttl={ttl}{times}\n")
              for seq, ttl in zip(replied, ttls, strict=False)]
     lines += [(error.seq, f"From {error.origin} icmp_seq={error.seq} {_error_words(error)}\n")
               for error in result.errors]
@@ -168,7 +196,7 @@ def report(result: PingResult, source: str = "", *, quiet: bool = False,
         f"{result.sent} packets transmitted, {result.received} received, {errors}"
         f"{loss:g}% packet loss, time {elapsed}ms\n"
     )
-    if result.received:
+    if result.received and timing:
         zero = _format_ms(0.0)
         text += f"rtt min/avg/max/mdev = {zero}/{zero}/{zero}/{zero} ms\n"
     else:
