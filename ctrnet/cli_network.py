@@ -17,7 +17,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from ctrnet import names
 from ctrnet.backend import THREAD_SAFE, Backend
@@ -40,6 +40,7 @@ from ctrnet.state import default_state_dir
 __all__ = ["add_commands", "injected", "open_world", "parse_rate"]
 
 _injected: list[Backend] = []
+_T = TypeVar("_T")
 _RATE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit|bps)?", re.IGNORECASE | re.ASCII)
 _UNITS = {"": 1, "bit": 1, "bps": 8, "kbit": 1000, "mbit": 1000**2, "gbit": 1000**3}
 
@@ -85,17 +86,45 @@ def parse_rate(text: str) -> int:
     return rate
 
 
-def _arg(check: Callable[[str], object]) -> Callable[[str], str]:
-    """An argparse type: the value if `check` accepts it, else a one-line usage error."""
-    def checked(value: str) -> str:
+def _arg(check: Callable[[str], _T]) -> Callable[[str], _T]:
+    """An argparse type: what `check` makes of the value, or a one-line usage error."""
+    def checked(value: str) -> _T:
         try:
-            check(value)
+            return check(value)
         except InvalidConfig as exc:
             raise argparse.ArgumentTypeError(str(exc)) from exc
-        return value
 
     checked.__name__ = getattr(check, "__name__", "value")
     return checked
+
+
+#: The longest wait a command takes (`capture --duration`, `trace --timeout`): a day. More is
+#: a typo, and on the kernel it would hang the command for that long.
+MAX_SECONDS = 86_400.0
+
+
+def seconds_arg(value: str) -> float:
+    """A duration in seconds: a finite number, more than 0, at most MAX_SECONDS."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise InvalidConfig(f"{names.shown(value)} is not a number of seconds") from None
+    if not 0 < seconds <= MAX_SECONDS:  # also refuses nan
+        raise InvalidConfig(f"{names.shown(value)} seconds is out of range: more than 0, at "
+                            f"most {MAX_SECONDS:g}")
+    return seconds
+
+
+def count_arg(value: str) -> int:
+    """A count of packets: 1 to 2**63 - 1 (iputils ping's range for -c)."""
+    try:
+        count = int(value, 10)
+    except ValueError:
+        raise InvalidConfig(f"{names.shown(value)} is not a whole number") from None
+    if not 1 <= count <= 2**63 - 1:
+        raise InvalidConfig(f"count {names.shown(value)} is out of range: 1 <= value <= "
+                            f"{2**63 - 1}")
+    return count
 
 
 def _state_dir_arg(value: str) -> str:

@@ -13,8 +13,9 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
+from ctrnet import names
 from ctrnet.backend import Backend
-from ctrnet.cli_network import _common, open_world
+from ctrnet.cli_network import _arg, _common, count_arg, open_world, seconds_arg
 from ctrnet.errors import InvalidConfig
 from ctrnet.i18n import say
 from ctrnet.network import EndpointRecord, Mode
@@ -202,32 +203,37 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p = sub.add_parser("capture", parents=[common],
                        help=say("capture packets on an interface (pcap file or tcpdump lines)",
                                 "インターフェースのパケットを取得（pcap ファイルか tcpdump 形式）"))
-    p.add_argument("ns", help=say("namespace (host, or a container's)",
+    # The one name rule (ctrnet.names): a bad name is a usage error before anything opens.
+    p.add_argument("ns", type=_arg(names.netns), help=say("namespace (host, or a container's)",
                                   "名前空間（host かコンテナのもの）"))
-    p.add_argument("ifname", help=say("interface to capture on", "取得するインターフェース"))
+    p.add_argument("ifname", type=_arg(names.ifname),
+                   help=say("interface to capture on", "取得するインターフェース"))
     p.add_argument("filter", nargs="*", help="pcap-filter: host/net/port/tcp/udp/icmp/arp")
     p.add_argument("-w", "--write", metavar="FILE", help="write a pcap file (tcpdump -r, "
                    "Wireshark read it); default: print tcpdump's lines")
-    p.add_argument("--duration", type=float, default=1.0,
+    p.add_argument("--duration", type=_arg(seconds_arg), default=1.0,
                    help="seconds to capture for (simulator: virtual seconds)")
     p.add_argument("--ping", metavar="ADDR", help="send pings from NS while capturing")
-    p.add_argument("-c", "--count", type=int, default=1, help="pings to send (with --ping)")
+    p.add_argument("-c", "--count", type=_arg(count_arg), default=1,
+                   help="pings to send (with --ping)")
     p.set_defaults(func=_capture)
 
     p = sub.add_parser("trace", parents=[common],
                        help=say("follow one packet and its reply hop by hop",
                                 "1 つのパケットとその返信をホップごとに追う"))
-    p.add_argument("--from", dest="src", required=True, metavar="NS")
+    p.add_argument("--from", dest="src", required=True, metavar="NS", type=_arg(names.netns))
     p.add_argument("--to", required=True, metavar="ADDR[:PORT]")
     p.add_argument("--proto", choices=PROTOS, help="default: tcp with a port, else icmp")
-    p.add_argument("--timeout", type=float, default=1.0)
+    p.add_argument("--timeout", type=_arg(seconds_arg), default=1.0)
     p.set_defaults(func=_trace)
 
     p = sub.add_parser("doctor", parents=[common],
                        help=say("find the usual problems of a network or container",
                                 "ネットワークやコンテナのよくある問題を見つける"))
-    p.add_argument("name", nargs="?", help=say("a network, bridge or container (default: all)",
-                                               "ネットワーク・ブリッジ・コンテナ（既定: すべて）"))
+    # Any of the three: the netns rule admits every valid network, bridge and container name.
+    p.add_argument("name", nargs="?", type=_arg(names.netns),
+                   help=say("a network, bridge or container (default: all)",
+                            "ネットワーク・ブリッジ・コンテナ（既定: すべて）"))
     p.set_defaults(func=_doctor)
 
     p = sub.add_parser("topology", parents=[common],

@@ -236,6 +236,29 @@ def test_a_trace_to_a_port_out_of_range_is_refused(world: World, port: str) -> N
     world.refuses("trace", "--from", "c1", "--to", f"10.70.0.1:{port}")
 
 
+BAD_SECONDS = st.one_of(st.floats(max_value=0).map(repr), st.floats(min_value=86_400.001).map(repr),
+                        st.sampled_from(["", "nan", "-nan", "inf", "1s", "0", "-0"]))
+BAD_COUNTS = st.one_of(st.integers(max_value=0).map(str), st.integers(min_value=2**63).map(str),
+                       st.sampled_from(["", "1.5", "many", "0x10"]))
+WAIT_COMMANDS: list[Callable[[str], tuple[str, ...]]] = [
+    lambda v: ("capture", "c1", "eth0", f"--duration={v}"),
+    lambda v: ("trace", "--from", "c1", "--to", "10.70.0.1", f"--timeout={v}"),
+]
+
+
+@SUITE
+@given(st.sampled_from(WAIT_COMMANDS), BAD_SECONDS)
+def test_a_duration_that_is_not_a_positive_number_up_to_a_day_is_refused(
+        world: World, command: Callable[[str], tuple[str, ...]], seconds: str) -> None:
+    world.refuses(*command(seconds))
+
+
+@SUITE
+@given(BAD_COUNTS)
+def test_a_ping_count_out_of_pings_range_is_refused(world: World, count: str) -> None:
+    world.refuses("capture", "c1", "eth0", "--ping", "10.70.0.1", f"--count={count}")
+
+
 # -- state directories ------------------------------------------------------------------------
 
 EVERY_COMMAND: list[tuple[str, ...]] = [
