@@ -36,4 +36,3 @@ ip -d link show veth0 | grep -o 'hairpin [a-z]*'
 ip link set veth0 type bridge_slave hairpin yes
 ip link set veth0 type bridge_slave hairpin
 ip link set eth9 type bridge_slave hairpin on
-iptables -t nat -L -v -n
