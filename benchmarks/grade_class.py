@@ -2,8 +2,9 @@
 submission, and the peak memory of the whole run (the grader and every process under it,
 sampled every 0.2 s).
 
-The class is made from the shell example: the correct plugin and its five deliberate
-mistakes, in turn (each mistake as a standalone script, as a learner would hand it in).
+The class is made from the shell example: the correct plugin and its mutants (one deliberate
+mistake each, tests/data/mutants/mutants.json), in turn, each a standalone script as a
+learner would hand it in.
 
     python benchmarks/grade_class.py --n 30 --backend sim [--jobs N]
 """
@@ -11,6 +12,7 @@ mistakes, in turn (each mistake as a standalone script, as a learner would hand 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -19,18 +21,22 @@ import threading
 import time
 from pathlib import Path
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "cni-shell" / "bridge-sh"
-MISTAKES = ("", "broadcast-handed-out", "no-masquerade", "no-release", "veth-left-behind",
-            "del-not-idempotent")
+PROJECT = Path(__file__).resolve().parent.parent
+EXAMPLE = PROJECT / "examples" / "cni-shell" / "bridge-sh"
+MUTANTS = PROJECT / "tests" / "data" / "mutants" / "mutants.json"
 
 
 def make_class(root: Path, n: int) -> None:
-    body = EXAMPLE.read_text().split("\n", 1)[1]
+    source = EXAMPLE.read_text()
+    variants = [source]
+    for mutant in json.loads(MUTANTS.read_text())["mutants"]:
+        text = source
+        for old, new in mutant["edits"]:
+            text = text.replace(old, new, 1)
+        variants.append(text)
     for k in range(n):
-        mistake = MISTAKES[k % len(MISTAKES)]
         plugin = root / f"student{k + 1:02d}"
-        head = f"#!/bin/sh\nMISTAKE={mistake}\nexport MISTAKE\n" if mistake else "#!/bin/sh\n"
-        plugin.write_text(head + body)
+        plugin.write_text(variants[k % len(variants)])
         plugin.chmod(0o755)
 
 

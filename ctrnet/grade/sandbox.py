@@ -24,7 +24,6 @@ and `Sandbox.contained` is False (the grader says so in its notes).
 
 from __future__ import annotations
 
-import itertools
 import os
 import secrets
 import selectors
@@ -33,9 +32,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ctrnet.grade.remote import SOCKET_ENV as WORLD_SOCKET_ENV
 
 #: The socket on which the sandbox's init reports; unset before the plugin starts.
 REPORT_ENV = "CTRNET_SANDBOX_REPORT"
@@ -84,40 +86,48 @@ _EXPOSE = r"""
 set -e
 hold=$1
 shift
+pairs=()
+while [ "$1" != -- ]; do pairs+=("$1"); shift; done
+shift
 n=0
-while [ "$1" != -- ]; do
-    top=${1%%$'\n'*} path=${1#*$'\n'}
-    shift
-    mkdir -p "$hold/$n"
-    mount --bind "$path" "$hold/$n"
-    covered=$(findmnt -n -o TARGET --target "$top" 2>/dev/null || true)
-    if [ "$covered" != "$top" ] || [ "$(findmnt -n -o FSTYPE --target "$top")" != tmpfs ]; then
-        mount -t tmpfs -o mode=0711,size=64k ctrnet-expose "$top"
-    fi
-    mkdir -p "$path"
-    mount --move "$hold/$n" "$path"
+for pair in "${pairs[@]}"; do  # first hold every leaf: covering a directory hides them
+    leaf=${pair#*$'\n'}
+    if [ -d "$leaf" ]; then mkdir -p "$hold/$n"; else touch "$hold/$n"; fi
+    mount --bind "$leaf" "$hold/$n"
     n=$((n + 1))
 done
-shift
+n=0
+for pair in "${pairs[@]}"; do
+    top=${pair%%$'\n'*} leaf=${pair#*$'\n'}
+    if [ "$(findmnt -n -o TARGET --mountpoint "$top" 2>/dev/null)" != "$top" ]; then
+        mount -t tmpfs -o mode=0711,size=64k ctrnet-expose "$top"
+    fi
+    if [ -d "$hold/$n" ]; then
+        mkdir -p "$leaf"
+    else
+        mkdir -p "${leaf%/*}"
+        touch "$leaf"
+    fi
+    mount --move "$hold/$n" "$leaf"
+    n=$((n + 1))
+done
 exec "$@"
 """
 
 
 def _private_parts(paths: tuple[str, ...]) -> list[tuple[str, str]]:
     """For each path the sandbox's id cannot reach: (the topmost directory on the way that
-    others may not pass, the child of it leading to the path). Nothing when all are reachable
-    or the blocking directory is / itself."""
+    others may not pass, the path). Nothing for a path already reachable, or blocked at /."""
     found: list[tuple[str, str]] = []
     for path in dict.fromkeys(os.path.realpath(p) for p in paths):
-        chain = [Path(path), *Path(path).parents][::-1]  # / first
-        for parent, child in itertools.pairwise(chain):
+        for directory in reversed(Path(path).parents):  # / first
             try:
-                blocked = not parent.stat().st_mode & 0o001
+                blocked = not directory.stat().st_mode & 0o001
             except OSError:
                 break
             if blocked:
-                if str(parent) != "/" and (str(parent), str(child)) not in found:
-                    found.append((str(parent), str(child)))
+                if str(directory) != "/":
+                    found.append((str(directory), path))
                 break
     return found
 
@@ -211,9 +221,9 @@ class Sandbox:
         self.contained = contain and self._can_contain()
         self._contain = contain
         self._granted: list[str] = []
-        #: (a private directory, what below it the plugin may reach): see `_EXPOSE`.
-        self._exposed = _private_parts((sys.prefix, sys.base_prefix)) if (
-            self.root and self.contained) else []
+        #: What the plugin must reach below private directories: see `expose`, `_EXPOSE`.
+        self._leaves: list[str] = [sys.prefix, sys.base_prefix]
+        self._hold = ""
 
     # -- what the plugin may touch ---------------------------------------------------------
 
@@ -238,32 +248,28 @@ class Sandbox:
                     os.lchown(os.path.join(root, name), self.uid, self.uid)
             os.chown(path, self.uid, self.uid)
         self._granted.append(path)
-        self.expose(os.path.dirname(path))
+        self.expose(path)
+
+    def _grant_socket(self, path: str) -> None:
+        if self.root and self.contained:
+            os.chown(path, self.uid, self.uid)
+            directory = os.path.dirname(path)
+            os.chmod(directory, os.stat(directory).st_mode & 0o7777 | 0o001)
+        self._granted.append(path)
 
     def grant_file(self, path: str | Path) -> None:
         """Let the plugin write the existing file `path` (a log its tools append to)."""
         if self.root and self.contained:
             os.chown(path, self.uid, self.uid)
-        self.expose(os.path.dirname(path))
+        self.expose(path)
 
     def expose(self, path: str | Path) -> None:
-        """Let the plugin pass through `path` and the directories above it (o+x, not o+r)
-        up to the temporary directory they were made in (the grader's and pytest's private
-        temporary directories): never a directory outside the temporary directories."""
-        if not (self.root and self.contained):
-            return
-        path = Path(os.path.abspath(path))
-        tops = {Path(os.path.abspath(t)) for t in ("/tmp", "/var/tmp",
-                                                   os.environ.get("TMPDIR", "/tmp"))}
-        chain = [path, *path.parents]
-        if not any(top in chain for top in tops):
-            return
-        for directory in chain:
-            if directory in tops:
-                break
-            mode = directory.stat().st_mode
-            if not mode & 0o001:
-                directory.chmod((mode & 0o7777) | 0o001)
+        """Let the plugin reach `path` (a directory or file) although a directory above it
+        is private (pytest's and the grader's temporary directories are 0700): in the
+        sandbox's mount namespace only (see `_EXPOSE`), never by changing the machine's
+        modes (pytest resets them to 0700 at every session start anyway)."""
+        if self.root and self.contained:
+            self._leaves.append(os.path.abspath(path))
 
     def reachable(self, plugin: str) -> str:
         """`plugin` itself when the sandbox's id can run it where it is, else a copy in the
@@ -279,7 +285,7 @@ class Sandbox:
             shutil.copyfile(path, copy)
             mode = path.stat().st_mode & 0o777 | 0o004
             copy.chmod(mode | 0o001 if mode & 0o100 else mode)  # executable only if it was
-            self.expose(copy.parent)
+            self.expose(copy)
         return str(copy)
 
     # -- running ---------------------------------------------------------------------------
@@ -296,12 +302,13 @@ class Sandbox:
                 "--"] if self.root else []
         inner = ["--pid", "--fork", "--kill-child", "--mount", "--propagation", "private",
                  "--mount-proc"]
-        if self._exposed:
-            hold = os.path.join(os.path.abspath(self.workdir), "hold")
-            os.makedirs(hold, mode=0o700, exist_ok=True)
+        exposed = _private_parts(tuple(self._leaves)) if self.root and self.contained else []
+        if exposed:
+            if not self._hold:
+                self._hold = tempfile.mkdtemp(prefix="ctrnet-hold-")
             drop = [self._unshare, "--mount", "--propagation", "private", "--", self._bash,
-                    "-c", _EXPOSE, "ctrnet-expose", hold,
-                    *[f"{top}\n{below}" for top, below in self._exposed], "--", *drop]
+                    "-c", _EXPOSE, "ctrnet-expose", self._hold,
+                    *[f"{top}\n{leaf}" for top, leaf in exposed], "--", *drop]
         if self._own_userns is not None:
             # Its own id is the user namespace's root: no setgroups (denied there).
             enter = [self._nsenter, f"--user={self._own_userns}", "--preserve-credentials"]
@@ -318,6 +325,10 @@ class Sandbox:
     def run(self, plugin: str, *, stdin: str, env: dict[str, str], timeout: float,
             ) -> Finished:
         """Run `plugin` once, contained; never longer than `timeout` (plus the kill)."""
+        world = env.get(WORLD_SOCKET_ENV)
+        if world and world not in self._granted:
+            # ctrnet's own plugin (trusted) acts on the grader's world through this socket.
+            self._grant_socket(world)
         start = time.monotonic()
         mine, theirs = socket.socketpair()
         full_env = {**env, REPORT_ENV: str(theirs.fileno())}
@@ -438,6 +449,9 @@ class Sandbox:
     def close(self) -> None:
         """Remove what the plugin left outside its data dir (the workdir goes with its owner)."""
         self.sweep()
+        if self._hold:
+            shutil.rmtree(self._hold, ignore_errors=True)
+            self._hold = ""
 
 
 #: The variable the kernel backend reads to make its namespaces owned by a user namespace
