@@ -237,3 +237,56 @@ def test_the_real_tc_says_the_same() -> None:
                 args, real.stderr)
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=True)
+
+
+# -- the simulator's ip link set mtu ----------------------------------------------------------
+
+#: (value, the real ip's exit status, the start of its stderr) for `ip link set br0 mtu VALUE`
+#: on a bridge (iproute2 6.1, Linux 6.18): get_integer() reads a C int as strtol does, the
+#: kernel judges it against the device's min_mtu (68) and max_mtu (65535).
+MTU_CASES = [
+    ("-1", 2, "Error: mtu less than device minimum.\n"),
+    ("67", 2, "Error: mtu less than device minimum.\n"),
+    ("010", 2, "Error: mtu less than device minimum.\n"),  # octal 8
+    ("65536", 2, "Error: mtu greater than device maximum.\n"),
+    ("2147483647", 2, "Error: mtu greater than device maximum.\n"),
+    ("-2147483648", 2, "Error: mtu less than device minimum.\n"),
+    ("2147483648", 255, 'Error: argument "2147483648" is wrong: Invalid "mtu" value\n'),
+    ("99999999999", 255, 'Error: argument "99999999999" is wrong: Invalid "mtu" value\n'),
+    ("-2147483649", 255, 'Error: argument "-2147483649" is wrong: Invalid "mtu" value\n'),
+    ("08", 255, 'Error: argument "08" is wrong: Invalid "mtu" value\n'),
+    ("1500 ", 255, 'Error: argument "1500 " is wrong: Invalid "mtu" value\n'),
+    ("0x", 255, 'Error: argument "0x" is wrong: Invalid "mtu" value\n'),
+    ("", 255, 'Error: argument "" is wrong: Invalid "mtu" value\n'),
+    ("0x5dc", 0, ""),
+    (" 1500", 0, ""),
+    ("+1500", 0, ""),
+    ("65535", 0, ""),
+    ("68", 0, ""),
+]
+
+
+@pytest.mark.parametrize(("value", "status", "message"), MTU_CASES)
+def test_the_simulators_ip_reads_an_mtu_as_the_real_one(
+        backend: Backend, value: str, status: int, message: str) -> None:
+    backend.netns_add("probe")
+    backend.bridge_add("probe", "br0")
+    out, err = io.StringIO(), io.StringIO()
+    ctx = Context(backend, stdout=out, stderr=err, env={}).in_namespace("probe")
+    got = dispatch("ip", ["link", "set", "br0", "mtu", value], ctx)
+    assert (got, err.getvalue().startswith(message)) == (status, True), err.getvalue()
+
+
+@pytest.mark.skipif(not _real_tc_usable(), reason="needs root and ip")
+def test_the_real_ip_reads_an_mtu_so() -> None:
+    ns = f"ctrnet-probe-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        subprocess.run(["ip", "-n", ns, "link", "add", "br0", "type", "bridge"], check=True)
+        for value, status, message in MTU_CASES:
+            real = subprocess.run(["ip", "-n", ns, "link", "set", "br0", "mtu", value],
+                                  capture_output=True, text=True)
+            assert (real.returncode, real.stderr.startswith(message)) == (status, True), (
+                value, real.stderr)
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=True)

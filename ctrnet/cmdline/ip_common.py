@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -147,6 +148,24 @@ def parse_uint(text: str, what: str) -> int:
     except ValueError:
         raise invarg(f'Invalid "{what}" value\n', text) from None
     if value < 0:
+        raise invarg(f'Invalid "{what}" value\n', text)
+    return value
+
+
+#: strtol(3) with base 0: leading white space, a sign, then hex (0x), octal (0) or decimal.
+_STRTOL0 = re.compile(r"[ \t\n\v\f\r]*([+-]?)(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
+
+
+def parse_int(text: str, what: str) -> int:
+    """iproute2's get_integer(…, 0): a C int, as strtol reads it ("0x5dc" is 1500, "010" is
+    8, "08" and "1500 " are not numbers); beyond INT_MIN..INT_MAX it is an invalid value."""
+    found = _STRTOL0.fullmatch(text)
+    if found is None:
+        raise invarg(f'Invalid "{what}" value\n', text)
+    sign, hexa, octal, decimal = found.groups()
+    value = int(hexa, 16) if hexa else int(octal, 8) if octal else int(decimal, 10)
+    value = -value if sign == "-" else value
+    if not -(2**31) <= value <= 2**31 - 1:
         raise invarg(f'Invalid "{what}" value\n', text)
     return value
 

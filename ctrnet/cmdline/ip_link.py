@@ -18,6 +18,7 @@ from ctrnet.cmdline.ip_common import (
     invarg,
     kernel_call,
     need_dev,
+    parse_int,
     parse_uint,
     unknown_command,
     unsupported,
@@ -107,7 +108,9 @@ def parse_link_args(ctx: Context, argv: list[str]) -> LinkArgs:
         elif matches(word, "address"):
             args.address = _mac(r.value())
         elif word == "mtu":
-            args.mtu = parse_uint(r.value(), "mtu")
+            # get_integer(): a C int; the kernel then judges it against min_mtu/max_mtu
+            # (a negative one is "less than device minimum", as the real ip says).
+            args.mtu = parse_int(r.value(), "mtu")
         elif word == "netns":
             args.netns = r.value()
             if not namespace_exists(ctx, args.netns):
