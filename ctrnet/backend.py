@@ -290,6 +290,12 @@ class Backend(abc.ABC):
     def route_list(self, ns: str) -> list[Route]:
         """The main table, IPv4."""
 
+    def route_list_local(self, ns: str) -> list[Route]:
+        """The local table (`ip route show table local`): the `local` route of every address
+        and the `broadcast` routes, in the kernel's dump order. A backend that cannot list it
+        raises NotImplementedError (the command line refuses loudly)."""
+        raise NotImplementedError("route_list_local")
+
     @abc.abstractmethod
     def route_get(self, ns: str, dst: str) -> RouteDecision:
         """The route a packet to `dst` takes (`ip route get`); ENETUNREACH if none."""

@@ -108,6 +108,7 @@ class Route:
     scope: str = "universe"  # "link" for connected routes
     proto: str = "static"  # "kernel" for connected routes, "boot" for `ip route add`
     metric: int = 0
+    type: str = "unicast"  # "local", "broadcast" in the local table
 
 
 @dataclass(frozen=True)

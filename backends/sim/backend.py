@@ -334,6 +334,33 @@ class SimBackend(NetfilterOps, EtcFilesOps, CaptureOps, TraceOps, Backend):
             for r in self._ns(ns).fib.routes()
         ]
 
+    def route_list_local(self, ns: str) -> list[Route]:
+        # fib_add_ifaddr: a local route per address (whatever the link state), and while
+        # the link is up, per primary address its subnet broadcast and, on lo, the prefix
+        # itself as a local route.
+        space = self._ns(ns)
+        found: list[tuple[int, int, Route]] = []
+
+        def add(ip: int, plen: int, dev: Device, src: int, kind: str) -> None:
+            dst = ip_str(ip) if plen == 32 else f"{ip_str(ip)}/{plen}"
+            scope = "host" if kind == "local" else "link"
+            found.append((ip, -plen, Route(ns=ns, dst=dst, dev=dev.name, prefsrc=ip_str(src),
+                                           scope=scope, proto="kernel", type=kind)))
+
+        for dev in space.devices.values():
+            for ip, plen in dev.addrs:
+                add(ip, 32, dev, space.fib.local_src.get(ip, ip), "local")
+                if dev is space.lo and dev.up and plen < 32 \
+                        and routing.is_primary(dev, ip, plen):
+                    mask = prefix_mask(plen)
+                    add(ip & mask, plen, dev, ip, "local")
+                    if plen < 31:
+                        add((ip & mask) | (~mask & 0xFFFFFFFF), 32, dev, ip, "broadcast")
+        for bcast, (dev, src) in space.fib.broadcasts.items():
+            add(bcast, 32, dev, src, "broadcast")
+        found.sort(key=lambda item: (item[0], item[1]))
+        return [route for _, _, route in found]
+
     def route_get(self, ns: str, dst: str) -> RouteDecision:
         space = self._ns(ns)
         target = _ip(dst)

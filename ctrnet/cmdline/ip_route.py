@@ -51,6 +51,8 @@ class RouteSpec:
     metric: int | None = None
     proto: str | None = None
     scope: str | None = None
+    table: str = "main"
+    type: str | None = None
 
 
 def _parse_spec(argv: list[str], *, show: bool = False) -> RouteSpec:
@@ -69,12 +71,16 @@ def _parse_spec(argv: list[str], *, show: bool = False) -> RouteSpec:
             spec.metric = parse_uint(r.value(), "metric")
         elif word == "table":
             table = r.value()
-            if table not in ("main", "254"):
+            if show and table in ("local", "255"):
+                spec.table = "local"
+            elif table not in ("main", "254"):
                 raise unsupported(f"route table {table}")
         elif show and word in ("proto", "protocol"):
             spec.proto = r.value()
         elif show and word == "scope":
             spec.scope = r.value()
+        elif show and word == "type":
+            spec.type = r.value()
         elif word in _UNSUPPORTED or word in ("proto", "protocol"):
             raise unsupported(f"route option {word!r}")
         elif word in _ROUTE_TYPES:
@@ -145,8 +151,20 @@ def route_replace(ctx: Context, argv: list[str]) -> int:
 def _selected(ctx: Context, spec: RouteSpec) -> list[Route]:
     dev = find_link(ctx, spec.dev).name if spec.dev is not None else None
     routes = []
-    for rt in ctx.backend.route_list(ctx.ns):
-        if spec.dst is not None and rt.dst != spec.dst:
+    if spec.table == "local":
+        try:
+            table = ctx.backend.route_list_local(ctx.ns)
+        except NotImplementedError:
+            raise unsupported("route table local on this backend") from None
+    else:
+        table = ctx.backend.route_list(ctx.ns)
+    if spec.table == "local" and not table:
+        # No address at all: the kernel has not made the local table yet.
+        raise CommandFailed("Error: ipv4: FIB table does not exist.\nDump terminated\n", 2)
+    for rt in table:
+        if spec.dst is not None and rt.dst not in (spec.dst, spec.dst.removesuffix("/32")):
+            continue
+        if spec.type is not None and rt.type != spec.type:
             continue
         if dev is not None and rt.dev != dev:
             continue
@@ -174,10 +192,10 @@ def route_show(ctx: Context, opts: IpOptions, argv: list[str]) -> int:
     entries: list[dict[str, Any]] = []
     for rt in routes:
         # RTNH_F_LINKDOWN: the kernel marks routes whose device has lost carrier.
-        flags = [] if carrier.get(rt.dev, True) else ["linkdown"]
+        flags = [] if carrier.get(rt.dev, True) or rt.type == "local" else ["linkdown"]
         entry: dict[str, Any] = {}
-        if opts.details:
-            entry["type"] = "unicast"
+        if opts.details or rt.type != "unicast":
+            entry["type"] = rt.type
         entry["dst"] = rt.dst
         if rt.gateway:
             entry["gateway"] = rt.gateway
