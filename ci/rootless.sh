@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 root_results=$1
 user=ctrnet-ci
 id -u "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$user"
+# Subordinate ids, so the sandbox maps uids 0-65535 (newuidmap): tcpdump can then drop to its
+# own user, as it does as root.
+grep -q "^$user:" /etc/subuid 2>/dev/null || usermod --add-subuids 200000-265535 "$user"
+grep -q "^$user:" /etc/subgid 2>/dev/null || usermod --add-subgids 200000-265535 "$user"
 home=$(getent passwd "$user" | cut -d: -f6)
 # The user builds and tests its own copy: the checkout is root's.
 rm -rf "$home/ctrnet" "$home/junit"
