@@ -22,6 +22,7 @@ from ctrnet.errors import InvalidConfig
 from ctrnet.ipam import MIN_PREFIXLEN, Allocator, PoolConfig
 from ctrnet.ipam_runs import TakenRuns
 from ctrnet.ipam_store import MemoryStore
+from ctrnet.netfilter.ruleset import Ruleset
 from ctrnet.network import (
     MAX_RATE_BPS,
     EndpointSpec,
@@ -288,5 +289,47 @@ def test_the_real_ip_reads_an_mtu_so() -> None:
                                   capture_output=True, text=True)
             assert (real.returncode, real.stderr.startswith(message)) == (status, True), (
                 value, real.stderr)
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=True)
+
+
+# -- the simulator's iptables: ports of a DNAT target -----------------------------------------
+
+#: (--to-destination, the start of the real iptables 1.8.9's stderr, "" when it is accepted).
+NAT_PORT_CASES = [
+    ("10.0.0.2:80-70000", "iptables v1.8.9 (nf_tables): Port `70000' not valid\n"),
+    ("10.0.0.2:-5", "iptables v1.8.9 (nf_tables): Port `-5' not valid\n"),
+    ("10.0.0.2:", "iptables v1.8.9 (nf_tables): Port `' not valid\n"),
+    ("10.0.0.2:90-80", "iptables v1.8.9 (nf_tables): Port range `80' funky\n"),
+    ("10.0.0.2:0", ""),
+    ("10.0.0.2:65535", ""),
+]
+_DNAT = ["-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "80", "-j", "DNAT",
+         "--to-destination"]
+
+
+@pytest.mark.requires("iptables")
+@pytest.mark.parametrize(("target", "message"), NAT_PORT_CASES)
+def test_the_simulators_iptables_refuses_a_nat_port_as_the_real_one(
+        backend: Backend, target: str, message: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    rules = Ruleset()
+    ctx = Context(backend, stdout=out, stderr=err, env={}, ruleset_hook=lambda ns: rules)
+    status = dispatch("iptables", [*_DNAT, target], ctx)
+    assert (status, err.getvalue().startswith(message)) == (2 if message else 0, True), (
+        err.getvalue())
+
+
+@pytest.mark.skipif(not _real_tc_usable() or shutil.which("iptables") is None,
+                    reason="needs root, ip and iptables")
+def test_the_real_iptables_refuses_a_nat_port_so() -> None:
+    ns = f"ctrnet-probe-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        for target, message in NAT_PORT_CASES:
+            real = subprocess.run(["ip", "netns", "exec", ns, "iptables", *_DNAT, target],
+                                  capture_output=True, text=True)
+            assert (real.returncode, real.stderr.startswith(message)) == (
+                2 if message else 0, True), (target, real.stderr)
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=True)

@@ -398,10 +398,22 @@ class MarkTargetExt(TargetExt):
         return MarkTarget(value, 0)
 
 
+def _nat_port(text: str, shown: str) -> int:
+    """libxt_NAT's parse_ports(): a number 0-65535, else "Port `…' not valid" (a service
+    name, which the real tool looks up, keeps parse_port's refusal: no services database)."""
+    if text.isalpha():
+        return parse_port(text)
+    if text.isdigit() and int(text) <= 65535:
+        return int(text)
+    raise param_problem(f"Port `{shown}' not valid")
+
+
 def _port_pair(text: str) -> tuple[int, int]:
     lo_text, dash, hi_text = text.partition("-")
-    lo = parse_port(lo_text)
-    hi = parse_port(hi_text) if dash else lo
+    # strtoui() reads the first port up to a '-': when there is none to read, the message
+    # names the whole text ("-5"), else the part it could not read ("70000" of "80-70000").
+    lo = _nat_port(lo_text, lo_text if lo_text else text)
+    hi = _nat_port(hi_text, hi_text) if dash else lo
     if hi < lo:
         raise param_problem(f"Port range `{hi_text}' funky")
     return lo, hi
