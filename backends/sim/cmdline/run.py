@@ -22,7 +22,7 @@ from pathlib import Path
 from ctrnet.backends.sim import persist
 from ctrnet.backends.sim.backend import SimBackend
 from ctrnet.backends.sim.cmdline import client, procs
-from ctrnet.backends.sim.cmdline.server import Server
+from ctrnet.backends.sim.cmdline.server import InWorld, Server
 from ctrnet.backends.sim.cmdline.tools import default_tools
 
 #: The names the shims answer to, first on the run's PATH: every tool of the server's table,
@@ -45,7 +45,8 @@ def install_shims(directory: Path, names: tuple[str, ...] = SHIMS) -> None:
 
 
 @contextmanager
-def simulator(state_dir: str | None) -> Iterator[tuple[Server, dict[str, str]]]:
+def simulator(state_dir: str | None, in_world: InWorld | None = None
+              ) -> Iterator[tuple[Server, dict[str, str]]]:
     """A running server on a world (loaded from `state_dir` when given) and the environment
     a command needs to use it; on exit the world is saved back and everything is removed."""
     procs.become_subreaper()
@@ -59,6 +60,7 @@ def simulator(state_dir: str | None) -> Iterator[tuple[Server, dict[str, str]]]:
         install_shims(shim_dir)
         server = Server(backend, str(private / "sock"), str(shim_dir), default_tools())
         server.state_dir = state_dir
+        server.in_world = in_world
         server.start()
         env = dict(os.environ)
         env["PATH"] = f"{shim_dir}{os.pathsep}{env.get('PATH', os.defpath)}"
@@ -177,9 +179,11 @@ def _without_host_capabilities(unshare: str) -> list[str]:
     return argv if probe.returncode == 0 else []
 
 
-def run_command(argv: list[str], state_dir: str | None = None) -> int:
-    """`ctrnet sim exec`: run `argv` against the world; its exit status (128+N if killed)."""
-    with simulator(state_dir) as (server, env):
+def run_command(argv: list[str], state_dir: str | None = None, *,
+                in_world: InWorld | None = None) -> int:
+    """`ctrnet sim exec`: run `argv` against the world; its exit status (128+N if killed).
+    `in_world` runs the `ctrnet` commands typed in the run (backends/sim/cmdline/ctrnet_tool)."""
+    with simulator(state_dir, in_world) as (server, env):
         if shutil.which(argv[0], path=env["PATH"]) is None and "/" not in argv[0]:
             sys.stderr.write(f"ctrnet sim: {argv[0]}: command not found\n")
             return 127
@@ -203,9 +207,9 @@ def _wait(child: subprocess.Popen[bytes]) -> int:
     return 128 - code if code < 0 else code
 
 
-def run_shell(state_dir: str | None = None) -> int:
+def run_shell(state_dir: str | None = None, *, in_world: InWorld | None = None) -> int:
     """`ctrnet sim shell`: an interactive shell (bash, else sh) in the simulator."""
-    with simulator(state_dir) as (server, env):
+    with simulator(state_dir, in_world) as (server, env):
         rc_dir = Path(server.socket_path).parent
         prompt = r"(ctrnet sim) \u:\w\$ "
         bash = shutil.which("bash")
