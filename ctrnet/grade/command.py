@@ -73,7 +73,7 @@ def emit(result: Grade, formats: list[Format], *, lang: str, output: str | None,
         for fmt in formats:
             _write(Path(output_dir) / FILENAMES[fmt], render(result, fmt, lang=lang))
         if Format.TABLE not in formats:  # a person still wants the verdict on the terminal
-            print(f"ctrnet grade: {result.score}/{result.max_score} -> {output_dir}")
+            print(f"ctrnet grade: {_verdict(result)} -> {output_dir}")
         else:
             sys.stdout.write(render(result, Format.TABLE, lang=lang,
                                     color=_colour(sys.stdout)))
@@ -82,7 +82,7 @@ def emit(result: Grade, formats: list[Format], *, lang: str, output: str | None,
     if output is not None:
         _write(Path(output), render(result, fmt, lang=lang))
         if fmt is not Format.TABLE:
-            print(f"ctrnet grade: {result.score}/{result.max_score} -> {output}")
+            print(f"ctrnet grade: {_verdict(result)} -> {output}")
         return
     sys.stdout.write(render(result, fmt, lang=lang, color=_colour(sys.stdout)))
 
@@ -99,6 +99,11 @@ def _grade_class(args: argparse.Namespace) -> int:
                                    timeout=args.timeout, quiet=args.quiet)
     except classroom.ClassError as exc:
         return _fail(str(exc))
+
+
+def _verdict(result: Grade) -> str:
+    """The score, or that there is none: a grade that could not run is not a 0/6."""
+    return "could not run" if result.error is not None else f"{result.score}/{result.max_score}"
 
 
 def _colour(stream: object) -> bool:
