@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -66,7 +65,6 @@ class Collector:
     collect_errors: list[str] = field(default_factory=list)
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        _register_cni_implementation(os.environ.get("CTRNET_IMPL", "ctrnet"))
         for item in items:
             self.names[item.nodeid] = item.name
             mark = item.get_closest_marker("checklist")
@@ -115,21 +113,6 @@ def _reference_suite(item: pytest.Item) -> bool:
     follow the guide item by item and say what blocked them."""
     module = getattr(getattr(item, "module", None), "__name__", "")
     return ".conformance.implementation." in f".{module}"
-
-
-def _register_cni_implementation(spec: str) -> None:
-    """Put "cni:PATH" in the implementation suite's registry, which knows "ctrnet" only: in
-    every loaded copy of it (pytest may import the suite under a second module name)."""
-    if not spec.startswith("cni:"):
-        return
-    for name, module in list(sys.modules.items()):
-        if not name.endswith("conformance.implementation.adapter"):
-            continue
-        registry = getattr(module, "IMPLEMENTATIONS", None)
-        if isinstance(registry, dict) and spec not in registry:
-            package = name.rsplit(".", 1)[0]
-            cni_adapter = importlib.import_module(f"{package}.cni_adapter")
-            registry[spec] = cni_adapter.cni_factory(spec)
 
 
 @dataclass(frozen=True)
