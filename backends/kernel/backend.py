@@ -396,7 +396,12 @@ class KernelBackend(NetfilterMixin, EtcFilesMixin, CaptureMixin, TraceMixin, Bac
         self._change(ns, name, "master", [("IFLA_MASTER", index)])
 
     def link_set_mtu(self, ns: str, name: str, mtu: int) -> None:
-        self._change(ns, name, "mtu", [("IFLA_MTU", mtu)])
+        # IFLA_MTU is a u32 the kernel reads as an int: a negative MTU arrives as itself and
+        # gets the kernel's own answer ("mtu less than device minimum", EINVAL); beyond a C
+        # int there is nothing to send (ip(8) calls it an invalid value).
+        if not -(2**31) <= mtu <= 2**31 - 1:
+            raise from_errno(errno.EINVAL, f"mtu {mtu} of {name} in namespace {ns}: not an int")
+        self._change(ns, name, "mtu", [("IFLA_MTU", mtu & 0xFFFFFFFF)])
 
     def link_set_mac(self, ns: str, name: str, mac: str) -> None:
         self._change(ns, name, "mac address", [("IFLA_ADDRESS", values.mac(mac))])

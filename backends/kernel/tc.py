@@ -10,6 +10,7 @@ kernel keeps rate in bytes/s, burst as a transmit time in ticks and the queue as
 from __future__ import annotations
 
 import errno
+import struct
 from typing import Any
 
 from pyroute2.netlink.rtnl import RTM_DELQDISC, RTM_GETQDISC, RTM_NEWQDISC, TC_H_ROOT
@@ -48,13 +49,21 @@ def tbf_set(space: Space, dev: str, *, rate_bps: int, burst: int, latency: float
         # tc(8) refuses these before asking the kernel (and a zero rate has no transmit time).
         raise from_errno(errno.EINVAL, f"{where}: rate {rate_bps} bit/s, burst {burst} B, "
                                        f"latency {latency} s out of range")
-    params = sched_tbf.get_parameters(
-        {"rate": rate_bps / 8, "burst": burst, "latency": latency * _USEC})
-    with kernel_errors(where):
-        index = space.rtnl.link_index(dev)
-        msg = _msg(index, handle=_ROOT_HANDLE)
-        msg["attrs"] = [("TCA_KIND", "tbf"), ("TCA_OPTIONS", params)]
-        space.rtnl.request(msg, RTM_NEWQDISC, _NLM_F_CREATE | _NLM_F_REPLACE)
+    try:
+        params = sched_tbf.get_parameters(
+            {"rate": rate_bps / 8, "burst": burst, "latency": latency * _USEC})
+        with kernel_errors(where):
+            index = space.rtnl.link_index(dev)
+            msg = _msg(index, handle=_ROOT_HANDLE)
+            msg["attrs"] = [("TCA_KIND", "tbf"), ("TCA_OPTIONS", params)]
+            space.rtnl.request(msg, RTM_NEWQDISC, _NLM_F_CREATE | _NLM_F_REPLACE)
+    except struct.error as exc:
+        # The burst (or the queue limit) as a transmit time in ticks overflows tbf's u32
+        # fields (a big burst, a very slow rate): tc(8) would wrap it; we refuse it rather
+        # than shape with a wrapped value. Nothing was sent: encoding failed first.
+        raise from_errno(errno.ERANGE, f"{where}: rate {rate_bps} bit/s, burst {burst} B, "
+                                       f"latency {latency} s do not fit tbf's 32-bit fields"
+                         ) from exc
 
 
 def qdisc_delete(space: Space, dev: str) -> None:

@@ -140,6 +140,12 @@ def _parse_tbf(argv: list[str]) -> tuple[int, int, float]:
     if rate > _U32_MAX:
         # tc sends TCA_TBF_RATE64 for these; the backends keep the u32 rate of TCA_TBF_PARMS.
         raise Unsupported("tc", f"tbf rate above {sprint_rate(_U32_MAX * 8)} (TCA_TBF_RATE64)")
+    if burst * 1e6 / rate * _TICKS_PER_USEC >= 2**32:
+        # tc keeps the burst as its transmit time at `rate` in a u32 of psched ticks and
+        # wraps what does not fit (tc_calc_xmittime): the kernel then shapes with the wrapped
+        # value. Not modelled: refused rather than shaped differently.
+        raise Unsupported("tc", "a tbf burst that takes 4.29 s or more to send at its rate "
+                                "(tc wraps its 32-bit transmit time)")
     if latency_us:
         latency = latency_us / 1e6
     else:
