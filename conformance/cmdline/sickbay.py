@@ -55,6 +55,16 @@ SICKBAY: tuple[Divergence, ...] = (
         pinned_by="cmdline/test_compare.py::test_a_script_the_simulator_refuses_is_reported",
         refusal_only=True,
     ),
+    Divergence(
+        name="iptables-raw-forward-delete",
+        tool="iptables",
+        pattern=r"^\$ (ip netns exec \S+ )?iptables -t raw -D FORWARD ",
+        reason="`iptables -t raw -D FORWARD …` (the raw table has no FORWARD chain) answers "
+               "`Bad rule (does a matching rule exist in that chain?)` with iptables-nft; the "
+               "simulator says `No chain/target/match by that name.` (found by the long mode)",
+        pinned_by=_pinned("iptables-raw-forward-delete"),
+        script="iptables -t raw -D FORWARD -i br0 -j ACCEPT\n",
+    ),
 )
 
 
