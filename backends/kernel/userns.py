@@ -144,7 +144,7 @@ def mode() -> KernelMode:
     reason = forbidden()
     if reason:
         return KernelMode("unavailable", reason)
-    ids = "uids 0-65535 (newuidmap)" if _subordinate_ids() else "uid 0 only"
+    ids = "uids 0-65536 (newuidmap)" if _subordinate_ids() else "uid 0 only"
     return KernelMode("rootless", f"unprivileged user namespaces, {ids}")
 
 
@@ -365,7 +365,7 @@ def _child(argv: list[str], to_parent: int, from_parent: int) -> NoReturn:  # pr
         _fit_out_mounts(real_root)
         os.environ[INSIDE_ENV] = "1"
         os.environ[_WHY_ENV] = ("unprivileged user namespaces, "
-                                + ("uids 0-65535 (newuidmap)" if answer == b"m" else "uid 0 only"))
+                                + ("uids 0-65536 (newuidmap)" if answer == b"m" else "uid 0 only"))
     except OSError as err:
         sys.stderr.write(f"ctrnet: cannot make the rootless sandbox: {err}: {WAY_OUT}\n")
         os._exit(125)
