@@ -229,6 +229,18 @@ def _owner_in(data: bytes) -> str:
     return data.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
 
 
+def _owner_of(path: str, data: bytes) -> str:
+    """The owner of the reservation file `path`; a file naming none is corrupt (a writer
+    always writes its owner before the file appears), and an error: kept as reserved by
+    nobody it could never be released, freed it could hand out an address in use."""
+    owner = _owner_in(data)
+    if not owner:
+        raise InvalidConfig(f"reservation file {path} names no owner: remove it if no "
+                            "container uses that address (then run `ctrnet gc`), or write "
+                            "the container's name into it")
+    return owner
+
+
 def _read(path: str) -> bytes | None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -361,9 +373,10 @@ class FileStore(_Reservations):
         for value in values:
             assert value is not None
             self._forget(value)
-            data = _read(os.path.join(self._dir, _name(value)))
+            path = os.path.join(self._dir, _name(value))
+            data = _read(path)
             if data is not None:
-                self._remember(value, _owner_in(data))
+                self._remember(value, _owner_of(path, data))
         return True
 
     def _load(self) -> None:
@@ -380,7 +393,7 @@ class FileStore(_Reservations):
                 value = _parse_ipv4(name)
                 data = None if value is None else _read(entry.path)
                 if value is not None and data is not None:
-                    self._remember(value, _owner_in(data))
+                    self._remember(value, _owner_of(entry.path, data))
         self.loads += 1
 
     # -- changes (inside locked) -----------------------------------------------------------

@@ -231,6 +231,14 @@ class NetworkManager:
         elif entry.op == "gc":
             self._gc()
 
+    def _check_state(self) -> None:
+        """Read every record, port claim and reservation before a change: a corrupt one is
+        an error naming it before anything is touched, not half-way through."""
+        self.state.endpoints()
+        self.state.port_owners()
+        for net in self.state.networks():
+            self.allocator(net).allocations()
+
     def _netns_unused(self, container: str, entry: Entry) -> bool:
         """Whether a namespace the interrupted operation `entry` made (or was removing)
         exists and nothing else uses it: no record, no other live operation names it."""
@@ -363,6 +371,7 @@ class NetworkManager:
         backend, host = self.backend, self.host_ns
         self.recover()
         with self.state.locked():
+            self._check_state()
             self._validate_network(spec)
             if any(link.name == spec.bridge for link in backend.link_list(host)):
                 raise FieldError("bridge", f"a link named {spec.bridge!r} exists in the host")
@@ -410,6 +419,7 @@ class NetworkManager:
             if endpoints and not force:
                 held = ", ".join(e.container for e in endpoints)
                 raise InvalidConfig(f"network {name!r} has connected containers: {held}")
+            self._check_state()
             busy = [e for e in self.journal.live() if e.get("network") == name]
             if busy:
                 raise InvalidConfig(f"network {name!r} is in use by a {busy[0]['op']} under "
@@ -448,6 +458,7 @@ class NetworkManager:
         with self.state.locked():
             create = (create_netns and spec.mode is not Mode.HOST
                       and spec.container not in self.backend.netns_list())
+            self._check_state()
             _endpoint.validate(ctx, spec, netns_made=create)
             entry = self._begin("connect", network=spec.network, container=spec.container,
                                 create_netns=create)
@@ -467,6 +478,7 @@ class NetworkManager:
         names.endpoint(network, container)
         self.recover()
         with self.state.locked():
+            self._check_state()
             record = self.state.endpoint(network, container)
             entry = self._begin("disconnect", network=network, container=container,
                                 delete_netns=delete_netns,
@@ -487,6 +499,7 @@ class NetworkManager:
         and IPAM reservations no record accounts for. Returns the endpoints collected."""
         self.recover()
         with self.state.locked():
+            self._check_state()
             entry = self._begin("gc")
             try:
                 gone = self._gc()

@@ -127,6 +127,9 @@ def _listing(folder: Path, pattern: str = "*") -> list[Path]:
         info = os.lstat(folder)
     except FileNotFoundError:
         return []
+    except NotADirectoryError:
+        raise InvalidConfig(f"state path {folder.parent} should be a directory: move it "
+                            "away") from None
     if not stat.S_ISDIR(info.st_mode):
         raise InvalidConfig(f"state path {folder} should be a directory: move it away")
     try:
@@ -188,6 +191,11 @@ class StateStore:
 
     def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
         self.root = secure_dir(Path(root))
+        lock = self.root / "lock"
+        if lock.is_symlink() or (lock.exists() and not lock.is_file()):
+            # Refused by every command, also those that would never open it.
+            raise InvalidConfig(f"state file {lock} is a symlink or not a file, which ctrnet "
+                                "never makes: remove it")
         self.fsync = fsync
         self._thread_lock = threading.RLock()
         self._depth = 0

@@ -25,7 +25,7 @@ from ctrnet.manager import NetworkManager
 from ctrnet.network import Mode
 
 #: `python -c` running the CLI of the ctrnet this test imports (the venv's or tox's).
-_CLI = "import sys; from ctrnet.cli import main; sys.exit(main())"
+CLI = "import sys; from ctrnet.cli import main; sys.exit(main())"
 #: State files whose bytes move on with every allocation (IPAM cursor and journal) or that
 #: are the world itself (compared through the backend instead).
 _VOLATILE = {"lock", "last_reserved_ip", "journal", "world.json", "kernel-world"}
@@ -58,7 +58,7 @@ def cli(name: str, state: Path, *argv: str, crash_at: str | None = None,
     env.pop("CTRNET_CRASH_AT", None)
     if crash_at is not None:
         env["CTRNET_CRASH_AT"] = crash_at
-    return subprocess.run([sys.executable, "-c", _CLI, *argv, "--backend", name,
+    return subprocess.run([sys.executable, "-c", CLI, *argv, "--backend", name,
                            "--state-dir", str(state)],
                           capture_output=True, text=True, env=env, timeout=timeout)
 
