@@ -53,8 +53,9 @@ KNOWN_CYCLES: dict[frozenset[str], str] = {
     frozenset({"ctrnet.grade.gradescope", "ctrnet.grade.junit", "ctrnet.grade.markdown",
                "ctrnet.grade.report", "ctrnet.grade.table"}):
         "C (grader reports): report helpers into grade/model",
-    frozenset({"ctrnet.backends.sim.cmdline.netcat", "ctrnet.backends.sim.cmdline.tools"}):
-        "E (simulator): tools imports netcat, which imports tools back",
+    frozenset({"ctrnet.backends.sim.cmdline.netcat", "ctrnet.backends.sim.cmdline.tcpdump_tool",
+               "ctrnet.backends.sim.cmdline.tools"}):
+        "E (simulator): tools imports netcat and tcpdump_tool, which import tools back",
 }
 #: (b) "path: import statement"
 KNOWN_FUNCTION_IMPORTS: dict[str, str] = {
@@ -74,6 +75,7 @@ KNOWN_PROBES: dict[str, str] = {
     "tests/test_grade_hostile.py: backend != 'kernel'": "D (grader sandbox)",
     "tests/test_model_concurrency.py: backend.name != 'sim'": "B (state store)",
     "tests/state_helpers.py: name != 'kernel'": "B (state store)",
+    "tests/test_state_security.py: name != 'sim'": "B (state store)",
     "conformance/cmdline/test_compare.py: backend_name != 'kernel'": "F (sim compare)",
     "conformance/cmdline/test_generated.py: backend_name != 'kernel'": "E (simulator)",
     "ctrnet/cli.py: getattr(args, 'backend', None) == 'kernel'": "F (rootless kernel)",

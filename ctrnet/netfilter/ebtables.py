@@ -11,6 +11,7 @@ ebtables-restore text, all or nothing.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import shlex
 from dataclasses import dataclass, field
 
@@ -87,8 +88,6 @@ def _net_str(net: tuple[int, int]) -> str:
 
 
 def _parse_net(text: str, which: str) -> tuple[int, int]:
-    import ipaddress
-
     try:
         net = ipaddress.IPv4Network(text, strict=False)
     except ValueError:
