@@ -112,9 +112,11 @@ class Ruleset:
             table.chains[cmd.chain] = Chain(cmd.chain)
         elif verb == Verb.DELETE_CHAIN:
             # Without a name, iptables-nft 1.8.9 deletes every user chain and every empty
-            # built-in one (which then reads back as fresh, its policy counters gone).
-            names = [cmd.chain] if cmd.chain else [c.name for c in table.chains.values()
-                                                   if not c.builtin or not c.rules]
+            # built-in one whose policy is ACCEPT (which then reads back as fresh, its policy
+            # counters gone); a built-in chain with rules or a DROP policy stays.
+            names = [cmd.chain] if cmd.chain else [
+                c.name for c in table.chains.values()
+                if not c.builtin or (not c.rules and c.policy is Policy.ACCEPT)]
             for name in names:
                 self._delete_chain(table, name)
         elif verb == Verb.FLUSH:

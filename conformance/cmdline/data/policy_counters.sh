@@ -22,3 +22,7 @@ iptables -L -v
 iptables -X
 ping -c1 -W1 127.0.0.1 > /dev/null
 iptables -L -v
+iptables -P INPUT DROP
+iptables -A FORWARD -j ACCEPT
+iptables -X
+iptables -S
