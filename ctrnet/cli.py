@@ -108,16 +108,19 @@ def _add_sim_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     verbs = sim.add_subparsers(dest="sim_command", required=True, metavar="VERB")
     state_help = ("keep the world in DIR: it is loaded before and saved after the run "
                   "(default: a fresh world, discarded)")
+    # `--state ""` is a mistake, not "a fresh world" (the same rule as --state-dir).
+    state_dir = cli_network._arg(cli_network._state_dir_arg)
     p = verbs.add_parser("exec", help="run CMD with ip, iptables, ping… acting on the world")
-    p.add_argument("--state", metavar="DIR", help=state_help)
+    p.add_argument("--state", metavar="DIR", help=state_help, type=state_dir)
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
     p.set_defaults(func=_cmd_sim_exec)
     p = verbs.add_parser("shell", help="an interactive shell in the simulated world")
-    p.add_argument("--state", metavar="DIR", help=state_help)
+    p.add_argument("--state", metavar="DIR", help=state_help, type=state_dir)
     p.set_defaults(func=_cmd_sim_shell)
     p = verbs.add_parser("compare", help="run CMD on the simulator and on the real kernel and "
                          "print the differences of every tool invocation, or \"identical\"")
-    p.add_argument("--state", metavar="DIR", help="the simulator's side keeps its world in DIR "
+    p.add_argument("--state", metavar="DIR", type=state_dir,
+                   help="the simulator's side keeps its world in DIR "
                    "(the kernel's side always starts from an empty sandbox)")
     p.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
                    help="real seconds each side may take (default: 120)")

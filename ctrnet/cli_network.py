@@ -129,7 +129,7 @@ def count_arg(value: str) -> int:
 
 def _state_dir_arg(value: str) -> str:
     if not value:
-        raise InvalidConfig("state directory '' is empty (leave --state-dir out for the "
+        raise InvalidConfig("state directory '' is empty (leave the option out for the "
                             "default)")
     if "\0" in value:
         raise InvalidConfig(f"state directory {names.shown(value)} contains a NUL byte")

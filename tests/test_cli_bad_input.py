@@ -286,6 +286,16 @@ def test_a_state_directory_that_cannot_be_one_is_refused_by_every_command(
 
 
 @SUITE
+@given(st.sampled_from([("sim", "exec", "--state", "STATE", "--", "true"),
+                        ("sim", "shell", "--state", "STATE")]),
+       st.sampled_from(["", "\0", "dir\0x", "FILE", "FILE/sub"]))
+def test_sim_exec_and_shell_refuse_a_state_that_cannot_be_one(
+        world: World, command: tuple[str, ...], state: str) -> None:
+    state = state.replace("FILE", str(world.a_file))
+    world.refuses(*(state if word == "STATE" else word for word in command), common=False)
+
+
+@SUITE
 @given(st.sampled_from(EVERY_COMMAND), st.sampled_from(["", "nope", "KERNEL", "sim\0"]))
 def test_an_unknown_backend_is_refused_by_every_command(
         world: World, command: tuple[str, ...], backend: str) -> None:
