@@ -15,7 +15,7 @@ import pytest
 
 from ctrnet.backends.sim.cmdline import refused
 from ctrnet.backends.sim.cmdline.run import SHIMS, guarded
-from ctrnet.backends.sim.cmdline.tools import default_tools
+from ctrnet.backends.sim.cmdline.toolset import default_tools
 
 CTRNET = [sys.executable, "-m", "ctrnet.cli"]
 

@@ -53,9 +53,6 @@ KNOWN_CYCLES: dict[frozenset[str], str] = {
     frozenset({"ctrnet.grade.gradescope", "ctrnet.grade.junit", "ctrnet.grade.markdown",
                "ctrnet.grade.report", "ctrnet.grade.table"}):
         "C (grader reports): report helpers into grade/model",
-    frozenset({"ctrnet.backends.sim.cmdline.netcat", "ctrnet.backends.sim.cmdline.tcpdump_tool",
-               "ctrnet.backends.sim.cmdline.tools"}):
-        "E (simulator): tools imports netcat and tcpdump_tool, which import tools back",
 }
 #: (b) "path: import statement"
 KNOWN_FUNCTION_IMPORTS: dict[str, str] = {

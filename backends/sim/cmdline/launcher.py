@@ -21,8 +21,7 @@ from typing import Any
 
 from ctrnet.backend import Backend
 from ctrnet.backends.sim.backend import SimBackend
-from ctrnet.backends.sim.cmdline import client, run, server
-from ctrnet.backends.sim.cmdline import tools as tools_module
+from ctrnet.backends.sim.cmdline import client, run, server, toolset
 from ctrnet.errors import CtrnetError
 from ctrnet.grade.launcher import SYSTEM_PATH, ToolRun
 from ctrnet.grade.sandbox import Finished, Limits, Sandbox, python_for_others
@@ -53,7 +52,7 @@ class SimLauncher:
             python = python_for_others(sys.executable)
             client_script.write_text(f"#!{python} -IS\n{rest}", encoding="utf-8")
         tools = {name: self._recording(name, tool)
-                 for name, tool in tools_module.default_tools().items()}
+                 for name, tool in toolset.default_tools().items()}
         # A plugin that speaks netlink itself (CNI's Go plugins, pyroute2) would build its
         # bridge in whatever namespace it starts in: every plugin process runs in a sandbox
         # (`ctrnet.grade.sandbox`) with an empty network namespace of its own, where it can

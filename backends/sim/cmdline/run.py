@@ -23,7 +23,7 @@ from ctrnet.backends.sim import persist
 from ctrnet.backends.sim.backend import SimBackend
 from ctrnet.backends.sim.cmdline import client, procs
 from ctrnet.backends.sim.cmdline.server import InWorld, Server
-from ctrnet.backends.sim.cmdline.tools import default_tools
+from ctrnet.backends.sim.cmdline.toolset import default_tools
 
 #: The names the shims answer to, first on the run's PATH: every tool of the server's table,
 #: simulated or refused (backends/sim/cmdline/refused.py), so that no network tool a learner

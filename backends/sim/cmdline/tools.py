@@ -12,7 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ctrnet.backends.sim.cmdline.scheduler import Cancelled
-from ctrnet.backends.sim.cmdline.server import ExecRequested, Invocation, Server, Tool
+from ctrnet.backends.sim.cmdline.server import ExecRequested, Invocation, Server
 from ctrnet.cmdline import TOOLS as FRONT_ENDS
 from ctrnet.cmdline import sleep as sleep_tool
 from ctrnet.cmdline.context import CommandFailed, Context, Unsupported, namespace_exists
@@ -157,28 +157,3 @@ def timeout(server: Server, inv: Invocation) -> int:
 
     raise ExecRequested(inv.ns, [sys.executable, "-IS", vtimeout.__file__, *inv.argv],
                         style="nsenter")
-
-
-def default_tools() -> dict[str, Tool]:
-    """The server's table: every shim name and the function that answers it."""
-    from ctrnet.backends.sim.cmdline import (  # they build on this module
-        conntrack_tool,
-        ctrnet_tool,
-        netcat,
-        refused,
-        tcpdump_tool,
-    )
-
-    tools: dict[str, Tool] = {name: front_end for name in FRONT_ENDS if name != "sleep"}
-    tools["sleep"] = sleep
-    tools["nsenter"] = nsenter
-    tools["ctrnet"] = ctrnet_tool.run  # world commands act on the run's world
-    # Debian's `nc` is an alternative for nc.openbsd; `netcat` names the same program.
-    for name in ("nc", "nc.openbsd", "netcat"):
-        tools[name] = netcat.run
-    tools["conntrack"] = conntrack_tool.run
-    tools["tcpdump"] = tcpdump_tool.run
-    tools["timeout"] = timeout
-    for name in refused.UNSIMULATED:
-        tools.setdefault(name, refused.refuse)
-    return tools
