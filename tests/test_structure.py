@@ -50,14 +50,9 @@ KNOWN_CYCLES: dict[frozenset[str], str] = {
     frozenset({"ctrnet.troubleshoot.checks", "ctrnet.troubleshoot.doctor",
                "ctrnet.troubleshoot.filtering"}):
         "H (troubleshooting): a check registry owned by one module",
-    frozenset({"ctrnet.grade.gradescope", "ctrnet.grade.junit", "ctrnet.grade.markdown",
-               "ctrnet.grade.report", "ctrnet.grade.table"}):
-        "C (grader reports): report helpers into grade/model",
 }
 #: (b) "path: import statement"
 KNOWN_FUNCTION_IMPORTS: dict[str, str] = {
-    "ctrnet/grade/report.py: from ctrnet.grade import gradescope, jsonfmt, junit, markdown, "
-    "table": "C (grader reports)",
     "ctrnet/troubleshoot/doctor.py: from ctrnet.troubleshoot import checks":
         "H (troubleshooting)",
     "ctrnet/registry.py: from ctrnet.conformance.cmdline.oracle import main":

@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from ctrnet.grade.model import Grade, Status
-from ctrnet.grade.report import count, extra_status, guidance, item_reasons, word
+from ctrnet.grade.wording import count, extra_status, guidance, item_reasons, word
 
 
 def as_dict(grade: Grade, lang: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import socket
 import xml.etree.ElementTree as ET
 
 from ctrnet.grade.model import Grade, Outcome, Status, TestResult
-from ctrnet.grade.report import word
+from ctrnet.grade.wording import word
 
 
 def _suite(root: ET.Element, name: str, tests: tuple[TestResult, ...], hint: str,

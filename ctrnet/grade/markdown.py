@@ -6,7 +6,7 @@ with the hint, then the extras.
 from __future__ import annotations
 
 from ctrnet.grade.model import Grade, Status
-from ctrnet.grade.report import (
+from ctrnet.grade.wording import (
     count,
     extra_status,
     guidance,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 
 from ctrnet.grade.model import Grade, Status
-from ctrnet.grade.report import (
+from ctrnet.grade.wording import (
     count,
     extra_status,
     guidance,
