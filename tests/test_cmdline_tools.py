@@ -96,7 +96,10 @@ def test_ping_interval_passes_on_the_backend_clock(bridged: Backend) -> None:
     ("line", "what"),
     [("ping 10.0.0.1", "pinging without -c (until interrupted)"),
      ("ping -c 1 -f 10.0.0.1", "option -f"),
-     ("ping -c 1 -s 100 10.0.0.1", "option -s"),
+     ("ping -c 1 -s 1500 10.0.0.1",
+      "-s 1500 with a link MTU of 1500 (fragmentation, path MTU and drops for size are not "
+      "modelled)"),
+     ("ping -c 1 -M probe 10.0.0.1", "-M probe"),
      ("ping -c 1 -I lo 10.0.0.2", "-I with an interface the route does not use")],
 )
 def test_ping_refuses_what_it_cannot_do(bridged: Backend, line: str, what: str) -> None:
