@@ -21,7 +21,8 @@ from ctrnet.i18n import say
 from ctrnet.network import EndpointRecord, Mode
 from ctrnet.state import StateStore, default_state_dir
 from ctrnet.troubleshoot import pcap, tcpdump_format, topology, tracetext
-from ctrnet.troubleshoot.doctor import Container, Net, Report, diagnose, discover, stranded
+from ctrnet.troubleshoot.checks import diagnose
+from ctrnet.troubleshoot.doctor import Container, Net, Report, discover, stranded
 from ctrnet.troubleshoot.trace import PROTOS
 from ctrnet.troubleshoot.wire import decode
 

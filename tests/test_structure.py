@@ -47,14 +47,9 @@ KNOWN_CYCLES: dict[frozenset[str], str] = {
                "ctrnet.backends.sim.sockets", "ctrnet.backends.sim.tc",
                "ctrnet.backends.sim.tcp", "ctrnet.backends.sim.world"}):
         "E (simulator): protocol handlers to register at hooks.py's hook points",
-    frozenset({"ctrnet.troubleshoot.checks", "ctrnet.troubleshoot.doctor",
-               "ctrnet.troubleshoot.filtering"}):
-        "H (troubleshooting): a check registry owned by one module",
 }
 #: (b) "path: import statement"
 KNOWN_FUNCTION_IMPORTS: dict[str, str] = {
-    "ctrnet/troubleshoot/doctor.py: from ctrnet.troubleshoot import checks":
-        "H (troubleshooting)",
     "ctrnet/registry.py: from ctrnet.conformance.cmdline.oracle import main":
         "F (sim compare): the core reaching into the suite; the oracle belongs below the CLI",
 }

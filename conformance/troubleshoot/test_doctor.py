@@ -25,7 +25,8 @@ from ctrnet.conformance.backend.topology import (
     nat_topology,
 )
 from ctrnet.errors import NotFound
-from ctrnet.troubleshoot.doctor import Container, Net, Report, diagnose
+from ctrnet.troubleshoot.checks import diagnose
+from ctrnet.troubleshoot.doctor import Container, Net, Report
 
 pytestmark = pytest.mark.requires("iptables")
 

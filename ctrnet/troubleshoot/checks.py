@@ -11,17 +11,14 @@ that jumps, negates or matches on state counts exactly as the kernel would count
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
 
+from ctrnet.backend import Backend
 from ctrnet.errors import CtrnetError
 from ctrnet.i18n import say
-from ctrnet.troubleshoot.doctor import Severity
+from ctrnet.troubleshoot.doctor import Container, Doctor, Net, Report, Severity, discover
 from ctrnet.troubleshoot.filtering import Verdicts, forward_verdicts, nat_applies
 from ctrnet.types import LinkKind, PortState
-
-if TYPE_CHECKING:
-    from ctrnet.troubleshoot.doctor import Container, Doctor, Net
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
 BR_NF_KEY = "net.bridge.bridge-nf-call-iptables"
@@ -545,3 +542,11 @@ ALL: tuple[Callable[[Doctor], None], ...] = (
     check_address_conflict, check_ip_forward, check_br_netfilter, check_forward,
     check_masquerade,
 )
+
+
+def diagnose(backend: Backend, nets: Iterable[Net] | None = None, *,
+             scope: str = "all networks",
+             containers: Iterable[Container] = ()) -> Report:
+    """Check `nets` (default: what `discover` finds) and the extra `containers`."""
+    found = discover(backend) if nets is None else list(nets)
+    return Doctor(backend, found, scope, containers).run(ALL)

@@ -219,10 +219,10 @@ class Doctor:
         except CtrnetError:
             return default
 
-    def run(self) -> Report:
-        from ctrnet.troubleshoot import checks
-
-        for check in checks.ALL:
+    def run(self, checks: Iterable[Callable[[Doctor], None]]) -> Report:
+        """Run `checks` (`ctrnet.troubleshoot.checks.ALL`, which build on this module) in
+        order; each files its findings in the report."""
+        for check in checks:
             self.report.checks.append(check.__name__.removeprefix("check_"))
             check(self)
         return self.report
@@ -268,14 +268,6 @@ class Doctor:
         except CtrnetError:
             return False, None
         return True, None if text is None else str(text)
-
-
-def diagnose(backend: Backend, nets: Iterable[Net] | None = None, *,
-             scope: str = "all networks",
-             containers: Iterable[Container] = ()) -> Report:
-    """Check `nets` (default: what `discover` finds) and the extra `containers`."""
-    found = discover(backend) if nets is None else list(nets)
-    return Doctor(backend, found, scope, containers).run()
 
 
 def port_forwarding(link: Link) -> bool:
