@@ -25,6 +25,8 @@ BENCHMARKS: list[tuple[str, list[str], bool]] = [
     ("dnat_install.py", ["--n", "1000"], True),
     ("connect_latency.py", ["--n", "100"], True),
     ("suite_ratio.py", [], True),
+    ("sandbox_overhead.py", [], False),
+    ("grade_class.py", ["--n", "30", "--backend", "sim"], False),
 ]
 
 
