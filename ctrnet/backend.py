@@ -167,10 +167,11 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def netns_path(self, ns: str) -> str:
-        """The path a process of this world names namespace `ns` by, under /run/netns (what a
-        CNI runtime passes as CNI_NETNS, `nsenter --net=` takes and `ip netns exec` opens):
-        on the kernel the namespace's nsfs file, on the simulator the name its command line
-        resolves. The host namespace has one too. ENOENT if there is no such namespace."""
+        """The path a process of this world names namespace `ns` by, in /run/netns (or
+        /var/run/netns, the same directory): what a CNI runtime passes as CNI_NETNS,
+        `nsenter --net=` takes and `ip netns exec` opens. On the kernel the namespace's nsfs
+        file; on the simulator the path its command line resolves. The host namespace has
+        one too. ENOENT if there is no such namespace."""
 
     # -- links ---------------------------------------------------------------------------
     @abc.abstractmethod
