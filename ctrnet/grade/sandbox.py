@@ -223,7 +223,6 @@ class Sandbox:
         self._granted: list[str] = []
         #: What the plugin must reach below private directories: see `expose`, `_EXPOSE`.
         self._leaves: list[str] = [sys.prefix, sys.base_prefix]
-        self._hold = ""
 
     # -- what the plugin may touch ---------------------------------------------------------
 
@@ -290,7 +289,7 @@ class Sandbox:
 
     # -- running ---------------------------------------------------------------------------
 
-    def argv(self, plugin: str) -> list[str]:
+    def argv(self, plugin: str, hold: str = "") -> list[str]:
         """The whole command line running `plugin` contained (the first element is exec'd):
         as root, drop to the sandbox's id first; then a user namespace (a new one mapping
         root to that id, or the world's), then pid and mount namespaces, then the init."""
@@ -304,10 +303,10 @@ class Sandbox:
                  "--mount-proc"]
         exposed = _private_parts(tuple(self._leaves)) if self.root and self.contained else []
         if exposed:
-            if not self._hold:
-                self._hold = tempfile.mkdtemp(prefix="ctrnet-hold-")
+            if not hold:
+                raise ValueError("exposing paths needs a holding directory (see `run`)")
             drop = [self._unshare, "--mount", "--propagation", "private", "--", self._bash,
-                    "-c", _EXPOSE, "ctrnet-expose", self._hold,
+                    "-c", _EXPOSE, "ctrnet-expose", hold,
                     *[f"{top}\n{leaf}" for top, leaf in exposed], "--", *drop]
         if self._own_userns is not None:
             # Its own id is the user namespace's root: no setgroups (denied there).
@@ -329,12 +328,22 @@ class Sandbox:
         if world and world not in self._granted:
             # ctrnet's own plugin (trusted) acts on the grader's world through this socket.
             self._grant_socket(world)
+        # Where this call's root stage holds what it exposes (removed with the call).
+        hold = tempfile.mkdtemp(prefix="ctrnet-hold-") if self.root and self.contained else ""
+        try:
+            return self._run(plugin, stdin, env, timeout, hold)
+        finally:
+            if hold:
+                shutil.rmtree(hold, ignore_errors=True)
+
+    def _run(self, plugin: str, stdin: str, env: dict[str, str], timeout: float,
+             hold: str) -> Finished:
         start = time.monotonic()
         mine, theirs = socket.socketpair()
         full_env = {**env, REPORT_ENV: str(theirs.fileno())}
         try:
             proc = subprocess.Popen(
-                self.argv(plugin), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                self.argv(plugin, hold), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, env=full_env, start_new_session=True,
                 pass_fds=(theirs.fileno(), *self._pass_fds))
         except OSError as exc:
@@ -449,9 +458,6 @@ class Sandbox:
     def close(self) -> None:
         """Remove what the plugin left outside its data dir (the workdir goes with its owner)."""
         self.sweep()
-        if self._hold:
-            shutil.rmtree(self._hold, ignore_errors=True)
-            self._hold = ""
 
 
 #: The variable the kernel backend reads to make its namespaces owned by a user namespace
