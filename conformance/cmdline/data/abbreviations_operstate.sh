@@ -5,6 +5,7 @@ ip l a va type veth peer name vb
 ip l s dev va up
 ip l s vb up
 ip a a 10.1.0.1/24 dev va
+sleep 1
 ip a
 ip -br a s dev va
 ip r s
