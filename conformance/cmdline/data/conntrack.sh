@@ -7,6 +7,7 @@ ip addr add 10.9.0.1/24 dev veth0
 ip link set veth0 up
 ip -n srv addr add 10.9.0.2/24 dev veth1
 ip -n srv link set veth1 up
+sleep 1
 conntrack -L
 conntrack -C
 iptables -A OUTPUT -m conntrack --ctstate NEW -j ACCEPT

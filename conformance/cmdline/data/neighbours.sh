@@ -47,6 +47,7 @@ ip netns add b
 ip link set vb netns b
 ip -n b addr add 10.1.0.2/24 dev vb
 ip -n b link set vb up
+sleep 1
 ip neigh add 10.1.0.2 lladdr 02:00:00:00:00:99 dev va
 ping -c1 -W1 10.1.0.2
 ip neigh replace 10.1.0.2 lladdr $(ip -n b -br link show vb | awk '{print $3}') dev va nud stale

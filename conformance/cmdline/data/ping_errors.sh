@@ -6,6 +6,7 @@ ip addr add 10.1.0.1/24 dev va
 ip link set va up
 ip -n a addr add 10.1.0.2/24 dev eth0
 ip -n a link set eth0 up
+sleep 1
 iptables -A INPUT -p icmp -j REJECT
 ip netns exec a ping -c2 -i 0.2 -W1 10.1.0.1
 iptables -F INPUT

@@ -7,6 +7,7 @@ ip addr add 10.1.0.1/24 dev va
 ip link set va up
 ip -n a addr add 10.1.0.2/24 dev eth0
 ip -n a link set eth0 up
+sleep 1
 ping -c1 -s 1000 127.0.0.1
 ping -c1 -s 8 127.0.0.1
 ping -c1 -s 0 127.0.0.1

@@ -6,6 +6,7 @@ ip addr add 10.1.0.1/24 dev va
 ip link set va up
 ip -n a addr add 10.1.0.2/24 dev eth0
 ip -n a link set eth0 up
+sleep 1
 tc -s qdisc show dev va
 tc qdisc add dev va root tbf rate 1mbit burst 32kbit latency 400ms
 tc -s qdisc show dev va

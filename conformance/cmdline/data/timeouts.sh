@@ -10,6 +10,7 @@ ip addr add 10.9.0.1/24 dev v0
 ip link set v0 up
 ip -n s addr add 10.9.0.2/24 dev v1
 ip -n s link set v1 up
+sleep 1
 ip netns exec s iptables -A INPUT -p tcp --dport 80 -j DROP
 timeout 2 nc -N 10.9.0.2 80 < /dev/null
 timeout 2 nc -z 10.9.0.2 80
