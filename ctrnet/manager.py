@@ -231,11 +231,19 @@ class NetworkManager:
         elif entry.op == "gc":
             self._gc()
 
-    def _check_state(self) -> None:
-        """Read every record, port claim and reservation before a change: a corrupt one is
-        an error naming it before anything is touched, not half-way through."""
-        self.state.endpoints()
+    def _check_state(self, network: str | None = None) -> None:
+        """Read what a change will use before it starts: a corrupt file is an error naming
+        it before anything is touched, not half-way through. Every record, port claim and
+        reservation; for one endpoint's change (`network` given), the port claims and that
+        network's record and reservations (an endpoint needs no other endpoint's record,
+        and reading them all would make each connect cost more as containers are added)."""
         self.state.port_owners()
+        if network is not None:
+            net = self.state.network(network) if network else None  # "": host/none mode
+            if net is not None:
+                self.allocator(net).allocations()
+            return
+        self.state.endpoints()
         for net in self.state.networks():
             self.allocator(net).allocations()
 
@@ -458,7 +466,7 @@ class NetworkManager:
         with self.state.locked():
             create = (create_netns and spec.mode is not Mode.HOST
                       and spec.container not in self.backend.netns_list())
-            self._check_state()
+            self._check_state(spec.network if spec.mode is Mode.BRIDGE else "")
             _endpoint.validate(ctx, spec, netns_made=create)
             entry = self._begin("connect", network=spec.network, container=spec.container,
                                 create_netns=create)
@@ -478,7 +486,7 @@ class NetworkManager:
         names.endpoint(network, container)
         self.recover()
         with self.state.locked():
-            self._check_state()
+            self._check_state(network if network not in ("host", "none") else "")
             record = self.state.endpoint(network, container)
             entry = self._begin("disconnect", network=network, container=container,
                                 delete_netns=delete_netns,

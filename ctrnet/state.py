@@ -89,6 +89,11 @@ def read_json(path: Path) -> Any | None:
         fd = open_nofollow(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
+    except NotADirectoryError:
+        blocker = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()),
+                       path.parent)
+        raise InvalidConfig(f"state path {blocker} should be a directory: move it "
+                            "away") from None
     except OSError as exc:
         raise InvalidConfig(f"state file {path} cannot be read ({exc.strerror}): fix its "
                             "permissions or restore it") from exc
