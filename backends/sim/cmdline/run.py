@@ -8,6 +8,7 @@ saves the world back. The exit status is the command's.
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import shutil
@@ -166,6 +167,7 @@ def guarded(argv: list[str]) -> list[str]:
             _READ_ONLY_PROC_SYS, "ctrnet-sim", *_without_host_capabilities(unshare), *argv]
 
 
+@functools.cache
 def _without_host_capabilities(unshare: str) -> list[str]:
     """The last wrapper of a guarded command: a user namespace of its own (root inside,
     mapped to root outside, so the user's files and the shims' socket work as before) and,
