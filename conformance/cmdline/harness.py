@@ -6,7 +6,7 @@ private tmpfs on /run keeps the namespaces `ip netns add` makes (/run/netns/NAME
 real host's sight. When the script's last process exits, the mount namespace and with it
 every network namespace of the run disappear: nothing is left behind, even after a crash.
 
-    python -m ctrnet.conformance.cmdline.harness --capture   # as root: refresh data/*.out
+    python -m ctrnet.conformance.cmdline.harness --capture [NAME...]  # as root: refresh data/*.out
 """
 
 from __future__ import annotations
@@ -181,12 +181,18 @@ def expected(path: Path) -> list[str]:
     return path.with_suffix(".out").read_text(encoding="utf-8").splitlines()
 
 
-def capture() -> int:
+def capture(names: list[str]) -> int:
+    """Run the scripts (all, or those named) on the kernel and keep their normalized output."""
     reason = kernel_unavailable()
     if reason:
         print(f"cannot capture: {reason}", file=sys.stderr)
         return 1
-    for path in scripts():
+    chosen = [path for path in scripts() if not names or path.stem in names]
+    unknown = set(names) - {path.stem for path in chosen}
+    if unknown:
+        print(f"no such script: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    for path in chosen:
         script = path.read_text(encoding="utf-8")
         lines = normalize(run_kernel(script), script)
         path.with_suffix(".out").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -195,6 +201,6 @@ def capture() -> int:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--capture"]:
-        sys.exit(capture())
+    if sys.argv[1:2] == ["--capture"]:
+        sys.exit(capture(sys.argv[2:]))
     print(__doc__)

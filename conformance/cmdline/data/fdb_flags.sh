@@ -1,10 +1,12 @@
 # bridge fdb add|replace|del with the entry kinds bridge/fdb.c asks for (default and
 # permanent: a local entry, static, dynamic) and what each does to forwarding: a permanent
 # entry sends frames for that MAC up to the bridge instead of out of the port; static ones
-# forward and never age; dynamic ones age out like learned ones.
+# forward and never age; dynamic ones age out like learned ones. The bridge ages entries
+# after 30 s until the ageing check, then after 1 s: with 1 s throughout, whether a dynamic
+# entry is listed (and as `stale`) would depend on how fast the commands before it ran.
 ip netns add a
 ip netns add b
-ip link add br0 type bridge ageing_time 100
+ip link add br0 type bridge ageing_time 3000
 ip link set br0 up
 ip link add va type veth peer name eth0 netns a
 ip link add vb type veth peer name eth0 netns b
@@ -35,6 +37,7 @@ bridge fdb show br br0 | grep 02:00:00:00:00:0 | sort
 bridge fdb del 02:00:00:00:00:0b dev va master
 bridge fdb del 02:00:00:00:00:0b dev vb master
 bridge fdb replace 02:00:00:00:00:0b dev vb master dynamic
+ip link set br0 type bridge ageing_time 100
 sleep 3
 bridge fdb show br br0 | grep 02:00:00:00:00:0 | sort
 bridge fdb add 02:00:00:00:00:06 dev va master temp
