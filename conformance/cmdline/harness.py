@@ -1,7 +1,7 @@
 """Running one shell script two ways — under `ctrnet sim exec`, and on the kernel inside a
 throw-away sandbox — and normalizing what it printed so the two can be compared line by line.
 
-The sandbox is `unshare --net --mount`: a fresh network namespace plays the host, and a
+The sandbox is `unshare --net --mount --pid`: a fresh network namespace plays the host, and a
 private tmpfs on /run keeps the namespaces `ip netns add` makes (/run/netns/NAME) out of the
 real host's sight. When the script's last process exits, the mount namespace and with it
 every network namespace of the run disappear: nothing is left behind, even after a crash.
@@ -139,13 +139,15 @@ _NO_IPV6 = ("net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6
             # sandbox namespace forward. The simulator's namespaces start as the kernel's
             # defaults; so does the sandbox, whatever this machine is set to.
             "net.ipv4.conf.all.forwarding=0 net.ipv4.conf.default.forwarding=0")
+#: `ip` itself replaces the wrapper (exec) unless it adds a namespace, so that a script's
+#: `ip netns exec NS nc -l … & kill $!` kills the listener, not a shell around it.
 _IP_WRAPPER = f"""#!/bin/sh
 PATH=${{PATH#/run/ctrnet:}}
-ip "$@"; status=$?
-if [ $status = 0 ] && [ "$1" = netns ] && [ "$2" = add ] && [ $# = 3 ]; then
-    ip netns exec "$3" sysctl -qw {_NO_IPV6}
+if [ "$1" = netns ] && [ "$2" = add ] && [ $# = 3 ]; then
+    ip "$@" || exit
+    exec ip netns exec "$3" sysctl -qw {_NO_IPV6}
 fi
-exit $status
+exec ip "$@"
 """
 
 
@@ -168,8 +170,11 @@ def run_kernel(script: str) -> str:
     env["LC_ALL"] = "C"
     with tempfile.TemporaryDirectory(prefix="ctrnet-diff-") as cwd:
         proc = subprocess.run(
-            ["unshare", "--net", "--mount", "--propagation", "private", "--fork",
-             "--kill-child", "--", "sh", "-c", sandbox, "sandbox", annotate(script),
+            # A pid namespace too: when the script's shell (its init) ends, the kernel ends
+            # whatever the script left running in the background.
+            ["unshare", "--net", "--mount", "--propagation", "private", "--pid", "--fork",
+             "--mount-proc", "--kill-child", "--", "sh", "-c", sandbox, "sandbox",
+             annotate(script),
              _IP_WRAPPER], cwd=cwd,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT,
             env=env)

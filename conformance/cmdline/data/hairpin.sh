@@ -24,10 +24,10 @@ ip -d link show veth0 | grep -o 'hairpin [a-z]*'
 ip link set veth0 type bridge_slave hairpin off
 bridge -d link show dev veth0 | grep -o 'hairpin [a-z]*'
 echo hi | ip netns exec c1 nc -l -p 80 > nc.out &
-sleep 1
+sleep 2
 echo via-host | ip netns exec c1 nc -N -w 2 203.0.113.1 8080
 ip link set veth0 type bridge_slave hairpin on
-sleep 1
+sleep 2
 echo via-host | ip netns exec c1 nc -N -w 2 203.0.113.1 8080
 wait
 cat nc.out
