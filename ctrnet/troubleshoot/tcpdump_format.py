@@ -1,5 +1,6 @@
 """tcpdump's one-line format (`tcpdump -n`, no -v) for the packets ctrnet captures: ARP, ICMP
-echo and errors, TCP (relative sequence numbers, as tcpdump shows them by default) and UDP;
+echo and errors, TCP (relative sequence numbers, as tcpdump shows them by default), UDP and
+IGMP (a bridge or an address joining a group sends reports the kernel times itself);
 and `summary`, a form without addresses that differ between backends (MACs, ports, ISNs),
 for comparing one exchange captured on two backends.
 """
@@ -12,6 +13,7 @@ from dataclasses import replace
 from ctrnet.troubleshoot.pcap import Record
 from ctrnet.troubleshoot.wire import (
     IPPROTO_ICMP,
+    IPPROTO_IGMP,
     IPPROTO_TCP,
     IPPROTO_UDP,
     TCP_ACK,
@@ -68,6 +70,8 @@ class Formatter:
             return f"IP {d.src}.{d.sport} > {d.dst}.{d.dport}: UDP, length {d.payload_length}"
         if d.proto == IPPROTO_ICMP and d.icmp_type is not None:
             return f"IP {d.src} > {d.dst}: {_icmp(d)}"
+        if d.proto == IPPROTO_IGMP and d.igmp_type is not None:
+            return f"IP {d.src} > {d.dst}: {_igmp(d)}"
         return f"IP {d.src} > {d.dst}: ip-proto-{d.proto} {(d.ip_length or 20) - 20}"
 
     def _tcp(self, d: Decoded) -> str:
@@ -199,3 +203,25 @@ def summary(d: Decoded) -> str:
 
 def _without_ids(d: Decoded) -> Decoded:
     return replace(d, icmp_id=0, quoted_dport=d.quoted_dport)
+
+
+def _igmp(d: Decoded) -> str:
+    """print-igmp.c without -v: the message kind, and the group where it names one."""
+    kind, group = d.igmp_type, d.igmp_group
+    if kind == 0x11:
+        if d.payload_length >= 12:
+            text = "igmp query v3"
+        else:
+            text = "igmp query" + (" v2" if d.igmp_code else " v1")
+            if d.igmp_code and d.igmp_code != 100:
+                text += f" [max resp time {d.igmp_code}]"
+        return text + (f" [gaddr {group}]" if group != "0.0.0.0" else "")
+    if kind == 0x12:
+        return f"igmp v1 report {group}"
+    if kind == 0x16:
+        return f"igmp v2 report {group}"
+    if kind == 0x17:
+        return f"igmp leave {group}"
+    if kind == 0x22:
+        return f"igmp v3 report, {d.igmp_records} group record(s)"
+    return f"igmp-{kind}"

@@ -13,6 +13,7 @@ from typing import Any
 ETH_P_IP = 0x0800
 ETH_P_ARP = 0x0806
 IPPROTO_ICMP = 1
+IPPROTO_IGMP = 2
 IPPROTO_TCP = 6
 IPPROTO_UDP = 17
 
@@ -135,6 +136,11 @@ class Decoded:
     quoted_proto: int | None = None
     quoted_dst: str | None = None
     quoted_dport: int | None = None
+    # IGMP (RFC 2236, RFC 3376): the message, its group, max response code, v3 record count
+    igmp_type: int | None = None
+    igmp_code: int | None = None
+    igmp_group: str | None = None
+    igmp_records: int | None = None
 
     @property
     def is_arp(self) -> bool:
@@ -181,6 +187,11 @@ def _ip_fields(body: bytes) -> dict[str, Any]:
     elif proto == IPPROTO_UDP and len(rest) >= 8:
         sport, dport, length = struct.unpack("!HHH", rest[:6])
         fields.update(sport=sport, dport=dport, payload_length=max(length - 8, 0))
+    elif proto == IPPROTO_IGMP and len(rest) >= 8:
+        fields.update(igmp_type=rest[0], igmp_code=rest[1], igmp_group=ip_text(rest[4:8]),
+                      payload_length=len(rest))
+        if rest[0] == 0x22:  # v3 report: reserved(2), number of group records(2)
+            fields.update(igmp_records=struct.unpack("!H", rest[6:8])[0])
     elif proto == IPPROTO_ICMP and len(rest) >= 8:
         type_, code, _, ident_, seq_ = struct.unpack("!BBHHH", rest[:8])
         fields.update(icmp_type=type_, icmp_code=code, payload_length=len(rest) - 8)
