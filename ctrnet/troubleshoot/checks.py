@@ -18,7 +18,7 @@ from ctrnet.errors import CtrnetError
 from ctrnet.i18n import say
 from ctrnet.troubleshoot.doctor import Container, Doctor, Net, Report, Severity, discover
 from ctrnet.troubleshoot.filtering import Verdicts, forward_verdicts, nat_applies
-from ctrnet.types import LinkKind, PortState
+from ctrnet.types import Address, LinkKind, PortState
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
 BR_NF_KEY = "net.bridge.bridge-nf-call-iptables"
@@ -336,15 +336,22 @@ def _routed_gateway(doc: Doctor, net: Net) -> str | None:
     return seen.pop() if len(seen) == 1 else None
 
 
-def _container_prefixlen(doc: Doctor, net: Net) -> int | None:
+def _first_address(doc: Doctor, net: Net) -> Address | None:
+    """The first address found on one of the network's containers (namespaces that cannot
+    be read are passed over)."""
     for c in net.containers:
         try:
             addrs = doc.backend.addr_list(c.ns, c.ifname)
         except CtrnetError:
             continue
         if addrs:
-            return addrs[0].prefixlen
+            return addrs[0]
     return None
+
+
+def _container_prefixlen(doc: Doctor, net: Net) -> int | None:
+    address = _first_address(doc, net)
+    return address.prefixlen if address else None
 
 
 def check_address_conflict(doc: Doctor) -> None:
@@ -515,25 +522,13 @@ def check_masquerade(doc: Doctor) -> None:
 
 
 def _container_subnet(doc: Doctor, net: Net) -> str | None:
-    for c in net.containers:
-        try:
-            addrs = doc.backend.addr_list(c.ns, c.ifname)
-        except CtrnetError:
-            continue
-        if addrs:
-            return str(ipaddress.IPv4Interface(addrs[0].cidr).network)
-    return None
+    address = _first_address(doc, net)
+    return str(ipaddress.IPv4Interface(address.cidr).network) if address else None
 
 
 def _first_ip(doc: Doctor, net: Net) -> str | None:
-    for c in net.containers:
-        try:
-            addrs = doc.backend.addr_list(c.ns, c.ifname)
-        except CtrnetError:
-            continue
-        if addrs:
-            return addrs[0].ip
-    return None
+    address = _first_address(doc, net)
+    return address.ip if address else None
 
 
 ALL: tuple[Callable[[Doctor], None], ...] = (
