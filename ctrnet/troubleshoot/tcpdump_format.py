@@ -198,6 +198,10 @@ def summary(d: Decoded) -> str:
         return f"UDP {d.src} > {d.dst} port {server} length {d.payload_length}"
     if d.proto == IPPROTO_ICMP and d.icmp_type is not None:
         return f"IP {d.src} > {d.dst}: {_icmp(_without_ids(d))}"
+    if d.proto == IPPROTO_IGMP and d.igmp_type is not None:
+        return f"IP {d.src} > {d.dst}: {_igmp(d)}"
+    if d.proto is not None:
+        return f"IP {d.src} > {d.dst}: ip-proto-{d.proto}"
     return f"ethertype 0x{d.ethertype:04x}"
 
 
