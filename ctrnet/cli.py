@@ -32,7 +32,8 @@ from ctrnet.registry import (
 from ctrnet.state import default_state_dir
 from ctrnet.worldlock import sim_run_holding
 
-#: What each kind of error means, for the Japanese line (the detail stays as the core wrote it).
+#: What each kind of error means, for the Japanese line (its detail: the error's Japanese
+#: wording, `CtrnetError.in_lang`).
 _KINDS_JA = {"NotFound": "見つかりません", "AlreadyExists": "すでに存在します",
              "InvalidConfig": "設定の誤り", "PoolExhausted": "アドレスが尽きました",
              "Unreachable": "到達できません", "PermissionDenied": "権限がありません",
@@ -45,7 +46,7 @@ def error_line(exc: CtrnetError) -> str:
         return str(exc)
     kind = next((_KINDS_JA[k.__name__] for k in type(exc).__mro__ if k.__name__ in _KINDS_JA),
                 "エラー")
-    return f"{kind}: {exc}"
+    return f"{kind}: {exc.in_lang('ja')}"
 
 
 def _uses_throwaway_kernel(args: argparse.Namespace) -> bool:

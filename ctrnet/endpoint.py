@@ -79,20 +79,29 @@ def validate(mgr: Collaborators, spec: EndpointSpec, *, netns_made: bool = False
     if spec.mode is Mode.BRIDGE:
         net = mgr.state.network(spec.network)
         if net is None:
-            raise FieldError("network", f"network {spec.network!r} does not exist")
+            raise FieldError("network", f"network {spec.network!r} does not exist",
+                             ja=f"ネットワーク {spec.network!r} は存在しません")
     if (spec.mode is not Mode.HOST and not netns_made
             and spec.container not in mgr.backend.netns_list()):
-        raise FieldError("container", f"namespace {spec.container!r} does not exist")
+        raise FieldError("container", f"namespace {spec.container!r} does not exist",
+                         ja=f"名前空間 {spec.container!r} は存在しません"
+                            "（--create-netns で作れます）")
     for ep in mgr.state.container_endpoints(spec.container):
         if ep.network == spec.network:
             raise FieldError("container", f"{spec.container!r} is connected to "
-                                          f"{spec.network!r} already")
+                                          f"{spec.network!r} already",
+                             ja=f"{spec.container!r} はすでに {spec.network!r} に"
+                                "接続されています")
         if ep.mode is not Mode.BRIDGE or spec.mode is not Mode.BRIDGE:
             raise FieldError("network", f"{spec.container!r} is in {ep.network!r}: modes host "
-                                        "and none exclude every other network")
+                                        "and none exclude every other network",
+                             ja=f"{spec.container!r} は {ep.network!r} にあります: host と "
+                                "none のモードは他のネットワークと併用できません")
         if ep.ifname == spec.ifname:
             raise FieldError("ifname", f"{spec.container!r} has {spec.ifname!r} already "
-                                       f"(network {ep.network!r})")
+                                       f"(network {ep.network!r})",
+                             ja=f"{spec.container!r} にはすでに {spec.ifname!r} があります"
+                                f"（ネットワーク {ep.network!r}）")
     for port in spec.ports:
         _check_port(mgr, port)
     return net
@@ -101,7 +110,8 @@ def validate(mgr: Collaborators, spec: EndpointSpec, *, netns_made: bool = False
 def _check_port(mgr: Collaborators, port: PortMapping) -> None:
     holder = mgr.state.port_holder(port)
     if holder is not None:
-        raise FieldError("ports", f"host port {port} is published by {holder} already")
+        raise FieldError("ports", f"host port {port} is published by {holder} already",
+                         ja=f"ホストのポート {port} はすでに {holder} が公開しています")
 
 
 def _claim_ports(mgr: Collaborators, record: EndpointRecord) -> None:
@@ -162,7 +172,8 @@ def connect(mgr: Collaborators, plan: Plan, spec: EndpointSpec, *, op: str = "",
     def claim() -> None:
         if not state.claim_endpoint(record):
             raise FieldError("container", f"{cns!r} is being connected to "
-                                          f"{spec.network!r} already")
+                                          f"{spec.network!r} already",
+                             ja=f"{cns!r} はすでに {spec.network!r} への接続の途中です")
 
     plan.step("claim-endpoint", claim, lambda _: state.remove_endpoint(spec.network, cns))
     if record.ports:

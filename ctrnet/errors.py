@@ -2,6 +2,16 @@
 
 Both backends raise these, so a caller (or a conformance test) cannot tell which backend it
 talks to by the error it gets. `from_errno` picks the kind for an errno.
+
+Two wordings. An error a person may read is written at its raise site in English and in
+Japanese: ``InvalidConfig("subnet 'x' is not a CIDR", ja="サブネット 'x' は CIDR ではありません")``.
+``str(exc)`` is always the English one: logs, --json, other programs and the tests read it,
+whatever `--lang` says. ``exc.said()`` is the wording of the current language
+(`ctrnet.i18n.current()`), which the command line prints; `in_lang` asks for one. A
+BackendError ends with its errno, ``(EEXIST: File exists)``; in Japanese the errno's name stays
+and its description is the Japanese one of `strerror_ja` (the errnos ctrnet uses; any other
+keeps the C library's English text). An error raised without `ja` says its English in both
+(tests/test_i18n_coverage.py keeps the core from raising one).
 """
 
 from __future__ import annotations
@@ -9,20 +19,45 @@ from __future__ import annotations
 import errno as _errno
 import os
 
+from ctrnet import i18n
+
 
 class CtrnetError(Exception):
     """Root of every error ctrnet raises on purpose."""
 
     errno: int = 0
 
-    def __init__(self, message: str, errno: int | None = None) -> None:
+    def __init__(self, message: str, errno: int | None = None, *,
+                 ja: str | None = None) -> None:
         super().__init__(message)
         if errno is not None:
             self.errno = errno
+        #: The Japanese wording of `message` (None: there is none, English stands for it).
+        self.message_ja = ja
 
     @property
     def errno_name(self) -> str:
         return _errno.errorcode.get(self.errno, str(self.errno))
+
+    @property
+    def message(self) -> str:
+        """The English wording as raised (without what `__str__` may add to it)."""
+        return str(self.args[0]) if self.args else ""
+
+    def in_lang(self, lang: str) -> str:
+        """The whole message in `lang` ("ja" or "en"); `str(exc)` is `in_lang("en")`."""
+        if lang != "ja":
+            return str(self)
+        return (self.message if self.message_ja is None else self.message_ja) + \
+            self._suffix("ja")
+
+    def said(self) -> str:
+        """The whole message in the current language of `ctrnet.i18n`."""
+        return self.in_lang(i18n.current())
+
+    def _suffix(self, lang: str) -> str:
+        """What a kind adds after the message (BackendError: its errno)."""
+        return ""
 
 
 class InvalidConfig(CtrnetError):
@@ -43,7 +78,11 @@ class BackendError(CtrnetError):
     errno = _errno.EIO
 
     def __str__(self) -> str:
-        return f"{super().__str__()} ({self.errno_name}: {os.strerror(self.errno)})"
+        return self.message + self._suffix("en")
+
+    def _suffix(self, lang: str) -> str:
+        text = strerror_ja(self.errno) if lang == "ja" else os.strerror(self.errno)
+        return f" ({self.errno_name}: {text})"
 
 
 class NotFound(BackendError):
@@ -102,6 +141,50 @@ _KINDS: dict[int, type[BackendError]] = {
 }
 
 
-def from_errno(err: int, message: str) -> BackendError:
+def from_errno(err: int, message: str, *, ja: str | None = None) -> BackendError:
     """The typed error for `err`, e.g. ``from_errno(errno.EEXIST, "link br0")``."""
-    return _KINDS.get(err, BackendError)(message, err)
+    return _KINDS.get(err, BackendError)(message, err, ja=ja)
+
+
+#: The C library's descriptions of the errnos ctrnet's errors carry, in Japanese (glibc's
+#: own ja catalogue is not installed everywhere, and its wording varies between versions).
+_STRERROR_JA = {
+    _errno.EPERM: "操作は許可されていません",
+    _errno.ENOENT: "そのようなファイルやディレクトリはありません",
+    _errno.ESRCH: "そのようなプロセスはありません",
+    _errno.EIO: "入出力エラー",
+    _errno.EACCES: "許可がありません",
+    _errno.EBUSY: "デバイスまたはリソースがビジー状態です",
+    _errno.EEXIST: "ファイルが存在します",
+    _errno.ENODEV: "そのようなデバイスはありません",
+    _errno.ENOTDIR: "ディレクトリではありません",
+    _errno.EISDIR: "ディレクトリです",
+    _errno.EINVAL: "無効な引数です",
+    _errno.ENOSPC: "デバイスに空き領域がありません",
+    _errno.EROFS: "読み込み専用のファイルシステムです",
+    _errno.ERANGE: "計算結果が表現できる範囲外です",
+    _errno.ENAMETOOLONG: "ファイル名が長すぎます",
+    _errno.ELOOP: "シンボリックリンクの階層が多すぎます",
+    _errno.ENOTEMPTY: "ディレクトリが空ではありません",
+    _errno.EOPNOTSUPP: "操作がサポートされていません",
+    _errno.EADDRINUSE: "アドレスは既に使用中です",
+    _errno.EADDRNOTAVAIL: "要求されたアドレスを割り当てできません",
+    _errno.ENETUNREACH: "ネットワークに到達できません",
+    _errno.EHOSTUNREACH: "ホストに到達できません",
+    _errno.EXFULL: "交換が満杯です",
+    _errno.ETIMEDOUT: "接続がタイムアウトしました",
+    _errno.ECONNREFUSED: "接続を拒否されました",
+}
+
+
+def strerror_ja(err: int) -> str:
+    """The description of errno `err` in Japanese (the C library's English one for an errno
+    ctrnet does not use)."""
+    return _STRERROR_JA.get(err) or os.strerror(err)
+
+
+def oserror_ja(exc: OSError) -> str:
+    """What `exc.strerror` says, in Japanese where `strerror_ja` knows its errno."""
+    if exc.errno:
+        return strerror_ja(exc.errno)
+    return str(exc.strerror or exc)

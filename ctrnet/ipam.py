@@ -25,28 +25,40 @@ class AddressInUse(AlreadyExists):
     """A requested address is held by another owner."""
 
     def __init__(self, pool: str, address: IPAddress, holder: str) -> None:
-        super().__init__(f"address {address} of pool {pool!r} is held by {holder!r}")
+        super().__init__(f"address {address} of pool {pool!r} is held by {holder!r}",
+                         ja=f"プール {pool!r} のアドレス {address} は {holder!r} が使用中です")
         self.pool = pool
         self.address = address
         self.holder = holder
 
 
+#: The values `_ipv4` and PoolConfig check, as a Japanese message names them.
+_WHAT_JA = {"gateway": "ゲートウェイ", "range start": "範囲の先頭", "range end": "範囲の末尾",
+            "requested address": "要求されたアドレス"}
+
+
 def _ipv4(value: str | IPAddress, what: str) -> IPAddress:
+    what_ja = _WHAT_JA.get(what, what)
     try:
         address = IPAddress(value)
     except (AddrFormatError, ValueError, TypeError) as exc:
-        raise InvalidConfig(f"{what} {value!r} is not an IP address") from exc
+        raise InvalidConfig(f"{what} {value!r} is not an IP address",
+                            ja=f"{what_ja} {value!r} は IP アドレスではありません") from exc
     if address.version != 4:
-        raise InvalidConfig(f"{what} {address} is IPv6; ctrnet's IPAM handles IPv4 only")
+        raise InvalidConfig(f"{what} {address} is IPv6; ctrnet's IPAM handles IPv4 only",
+                            ja=f"{what_ja} {address} は IPv6 です。ctrnet の IPAM は IPv4 "
+                               "だけを扱います")
     return address
 
 
 def _check_owner(owner: str) -> None:
     # The owner is written as one line of a reservation file and read back stripped.
     if not isinstance(owner, str) or not owner or owner != owner.strip():
-        raise InvalidConfig(f"owner {owner!r} must be a non-empty string without outer spaces")
+        raise InvalidConfig(f"owner {owner!r} must be a non-empty string without outer spaces",
+                            ja=f"所有者 {owner!r} は空でなく、前後に空白のない文字列にします")
     if not owner.isprintable():
-        raise InvalidConfig(f"owner {owner!r} must not contain control characters")
+        raise InvalidConfig(f"owner {owner!r} must not contain control characters",
+                            ja=f"所有者 {owner!r} に制御文字を含めることはできません")
 
 
 @dataclass(frozen=True)
@@ -75,10 +87,14 @@ class PoolConfig:
         try:
             network = IPNetwork(subnet)
         except (AddrFormatError, ValueError, TypeError) as exc:
-            raise InvalidConfig(f"subnet {subnet!r} of network {name!r} is not a CIDR") from exc
+            raise InvalidConfig(f"subnet {subnet!r} of network {name!r} is not a CIDR",
+                                ja=f"ネットワーク {name!r} のサブネット {subnet!r} は CIDR 表記"
+                                   "ではありません（例: 172.20.0.0/24）") from exc
         if network.version != 4:
             raise InvalidConfig(
-                f"subnet {network} of network {name!r} is IPv6; ctrnet's IPAM handles IPv4 only"
+                f"subnet {network} of network {name!r} is IPv6; ctrnet's IPAM handles IPv4 only",
+                ja=f"ネットワーク {name!r} のサブネット {network} は IPv6 です。ctrnet の IPAM は "
+                   "IPv4 だけを扱います",
             )
         # Checked here as well as in __post_init__: first/last usable need a subnet with room.
         _check_subnet(name, network)
@@ -95,7 +111,8 @@ class PoolConfig:
 
     def __post_init__(self) -> None:
         if not self.name:
-            raise InvalidConfig("a pool needs a network name")
+            raise InvalidConfig("a pool needs a network name",
+                                ja="プールにはネットワーク名が必要です")
         _check_subnet(self.name, self.subnet)
         usable = range(self.subnet.first + 1, self.subnet.last)  # network, broadcast excluded
         for what, address in (
@@ -104,23 +121,33 @@ class PoolConfig:
             ("range end", self.range_end),
         ):
             if address.version != 4:
-                raise InvalidConfig(f"{what} {address} of network {self.name!r} is not IPv4")
+                raise InvalidConfig(f"{what} {address} of network {self.name!r} is not IPv4",
+                                    ja=f"ネットワーク {self.name!r} の{_WHAT_JA[what]} "
+                                       f"{address} は IPv4 ではありません")
             if int(address) not in usable:
                 where = "lies outside"
+                where_ja = "の外にあります"
                 if address in self.subnet:
                     where = "is the network or broadcast address of"
+                    where_ja = "のネットワークアドレスかブロードキャストアドレスです"
                 raise InvalidConfig(
-                    f"{what} {address} of network {self.name!r} {where} subnet {self.subnet}"
+                    f"{what} {address} of network {self.name!r} {where} subnet {self.subnet}",
+                    ja=f"ネットワーク {self.name!r} の{_WHAT_JA[what]} {address} はサブネット "
+                       f"{self.subnet} {where_ja}",
                 )
         if self.range_start > self.range_end:
             raise InvalidConfig(
                 f"range {self.range_start}-{self.range_end} of network {self.name!r} is empty:"
-                " its start is after its end"
+                " its start is after its end",
+                ja=f"ネットワーク {self.name!r} の範囲 {self.range_start}-{self.range_end} は"
+                   "空です: 先頭が末尾より後にあります",
             )
         if self.size == 0:
             raise InvalidConfig(
                 f"range {self.range_start}-{self.range_end} of network {self.name!r}"
-                " holds only the gateway"
+                " holds only the gateway",
+                ja=f"ネットワーク {self.name!r} の範囲 {self.range_start}-{self.range_end} には"
+                   "ゲートウェイしかありません",
             )
 
     @property
@@ -152,32 +179,51 @@ SPECIAL_BLOCKS: tuple[tuple[IPNetwork, str], ...] = (
     (IPNetwork("224.0.0.0/4"), "multicast (RFC 5771): not a host address"),
     (IPNetwork("240.0.0.0/4"), "reserved (RFC 1112) and the limited broadcast address"),
 )
+#: Why, in Japanese, by block.
+_SPECIAL_JA = {
+    "0.0.0.0/8": "「このネットワーク」（RFC 1122）: 宛先にはなりません",
+    "127.0.0.0/8": "ループバック（RFC 1122）: ホストの外に出ません",
+    "169.254.0.0/16": "リンクローカル（RFC 3927）: ルーティングされず、プールにはできません",
+    "224.0.0.0/4": "マルチキャスト（RFC 5771）: ホストのアドレスではありません",
+    "240.0.0.0/4": "予約済み（RFC 1112）と限定ブロードキャストアドレス",
+}
 
 
 def _check_subnet(name: str, subnet: IPNetwork) -> None:
     if subnet.version != 4:
-        raise InvalidConfig(f"subnet {subnet} of network {name!r} is IPv6; IPv4 only")
+        raise InvalidConfig(f"subnet {subnet} of network {name!r} is IPv6; IPv4 only",
+                            ja=f"ネットワーク {name!r} のサブネット {subnet} は IPv6 です。"
+                               "IPv4 だけを扱います")
     if subnet.prefixlen < MIN_PREFIXLEN:
         raise InvalidConfig(
             f"subnet {subnet} of network {name!r} is too large: the shortest prefix is"
-            f" /{MIN_PREFIXLEN}"
+            f" /{MIN_PREFIXLEN}",
+            ja=f"ネットワーク {name!r} のサブネット {subnet} は大きすぎます: プレフィックス長は"
+               f"最短で /{MIN_PREFIXLEN} です",
         )
     if subnet.ip != subnet.network:
         raise InvalidConfig(
             f"subnet {subnet} of network {name!r} has host bits set;"
-            f" its network is {subnet.network}/{subnet.prefixlen}"
+            f" its network is {subnet.network}/{subnet.prefixlen}",
+            ja=f"ネットワーク {name!r} のサブネット {subnet} にはホスト部のビットが立っています。"
+               f"そのネットワークは {subnet.network}/{subnet.prefixlen} です",
         )
     for block, why in SPECIAL_BLOCKS:
         if subnet.first <= block.last and block.first <= subnet.last:
             raise InvalidConfig(
-                f"subnet {subnet} of network {name!r} overlaps {block}, {why}"
+                f"subnet {subnet} of network {name!r} overlaps {block}, {why}",
+                ja=f"ネットワーク {name!r} のサブネット {subnet} は {block} と重なります。"
+                   f"{_SPECIAL_JA.get(str(block), why)}",
             )
     if subnet.prefixlen >= 31:
         # RFC 3021 /31s have no network or broadcast address and a /32 holds one host: either
         # leaves nothing once the gateway is taken, so a bridge network cannot use them.
         raise InvalidConfig(
             f"subnet {subnet} of network {name!r} is too small: a pool needs at least a /30"
-            " (network, gateway, one container and broadcast address)"
+            " (network, gateway, one container and broadcast address)",
+            ja=f"ネットワーク {name!r} のサブネット {subnet} は小さすぎます: プールには少なくとも"
+               " /30 が必要です（ネットワーク・ゲートウェイ・コンテナ 1 つ・ブロードキャストの"
+               "アドレス）",
         )
 
 
@@ -251,7 +297,9 @@ class Allocator:
                 if wanted is not None and wanted != held:
                     raise InvalidConfig(
                         f"{owner!r} holds {held} in pool {self.name!r} already;"
-                        f" release it before requesting {wanted}"
+                        f" release it before requesting {wanted}",
+                        ja=f"{owner!r} はすでにプール {self.name!r} の {held} を持っています。"
+                           f"{wanted} を要求する前に解放してください",
                     )
                 return held
             if wanted is not None:
@@ -262,13 +310,18 @@ class Allocator:
         address = _ipv4(requested, "requested address")
         config = self.config
         if address == config.gateway:
-            raise InvalidConfig(f"requested {address} is the gateway of pool {self.name!r}")
+            raise InvalidConfig(f"requested {address} is the gateway of pool {self.name!r}",
+                                ja=f"要求された {address} はプール {self.name!r} の"
+                                   "ゲートウェイです")
         if address in (config.subnet.network, config.subnet.broadcast):
             raise InvalidConfig(
-                f"requested {address} is the network or broadcast address of pool {self.name!r}"
+                f"requested {address} is the network or broadcast address of pool {self.name!r}",
+                ja=f"要求された {address} はプール {self.name!r} のネットワークアドレスか"
+                   "ブロードキャストアドレスです",
             )
         if not config.range_start <= address <= config.range_end:
-            raise InvalidConfig(f"requested {address} is outside pool {config}")
+            raise InvalidConfig(f"requested {address} is outside pool {config}",
+                                ja=f"要求された {address} はプール {config} の外です")
         return address
 
     def _reserve_requested(self, owner: str, address: IPAddress) -> IPAddress:
@@ -297,7 +350,9 @@ class Allocator:
             self._mark(index, taken=True)
             if reserved:
                 return address
-        raise PoolExhausted(f"pool {self.config} has no free address: all {self.size} are in use")
+        raise PoolExhausted(f"pool {self.config} has no free address: all {self.size} are in use",
+                            ja=f"プール {self.config} に空きアドレスがありません: {self.size} 個"
+                               "すべてが使用中です")
 
     # -- release ---------------------------------------------------------------------------
     def release(self, owner: str) -> IPAddress | None:
@@ -379,12 +434,16 @@ class Ipam:
         """Register `config`; its allocator. Refuses a taken name or an overlapping subnet."""
         with self._lock:
             if config.name in self._pools:
-                raise AlreadyExists(f"IPAM pool {config.name!r} exists already")
+                raise AlreadyExists(f"IPAM pool {config.name!r} exists already",
+                                    ja=f"IPAM プール {config.name!r} はすでに存在します")
             for other in self._pools.values():
                 if config.overlaps(other.config):
                     raise InvalidConfig(
                         f"subnet {config.subnet} of network {config.name!r} overlaps subnet"
-                        f" {other.config.subnet} of network {other.name!r}"
+                        f" {other.config.subnet} of network {other.name!r}",
+                        ja=f"ネットワーク {config.name!r} のサブネット {config.subnet} は"
+                           f"ネットワーク {other.name!r} のサブネット {other.config.subnet} と"
+                           "重なります",
                     )
             allocator = Allocator(config, store or self._store_factory(config.name))
             self._pools[config.name] = allocator
@@ -401,7 +460,8 @@ class Ipam:
         try:
             return self._pools[name]
         except KeyError:
-            raise NotFound(f"no IPAM pool for network {name!r}") from None
+            raise NotFound(f"no IPAM pool for network {name!r}",
+                           ja=f"ネットワーク {name!r} の IPAM プールはありません") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._pools

@@ -75,13 +75,22 @@ _WHAT = {
     Kind.IFNAME: "interface name",
     Kind.BRIDGE: "bridge name",
 }
+_WHAT_JA = {
+    Kind.NETWORK: "ネットワーク名",
+    Kind.CONTAINER: "コンテナ名",
+    Kind.NETNS: "名前空間の名前",
+    Kind.IFNAME: "インターフェース名",
+    Kind.BRIDGE: "ブリッジ名",
+}
 
 
 class InvalidName(InvalidConfig):
-    """A name breaks the rule of its kind; the message names the kind, the value and why."""
+    """A name breaks the rule of its kind; the message names the kind, the value and why
+    (`reason` in English, `ja` in Japanese: what follows "は")."""
 
-    def __init__(self, kind: Kind, value: object, reason: str) -> None:
-        super().__init__(f"{_WHAT[kind]} {shown(value)} {reason}")
+    def __init__(self, kind: Kind, value: object, reason: str, *, ja: str) -> None:
+        super().__init__(f"{_WHAT[kind]} {shown(value)} {reason}",
+                         ja=f"{_WHAT_JA[kind]} {shown(value)} は{ja}")
         self.kind = kind
         self.value = value
         self.reason = reason
@@ -95,33 +104,40 @@ def shown(value: object, limit: int = 40) -> str:
 
 def _common(kind: Kind, value: object, limit: int) -> str:
     if not isinstance(value, str):
-        raise InvalidName(kind, value, "is not a string")
+        raise InvalidName(kind, value, "is not a string", ja="文字列ではありません")
     if not value:
-        raise InvalidName(kind, value, "is empty")
+        raise InvalidName(kind, value, "is empty", ja="空です")
     if "\0" in value:
-        raise InvalidName(kind, value, "contains a NUL byte")
+        raise InvalidName(kind, value, "contains a NUL byte", ja="NUL バイトを含んでいます")
     try:
         size = len(value.encode("utf-8"))
     except UnicodeEncodeError:
-        raise InvalidName(kind, value, "is not valid UTF-8") from None
+        raise InvalidName(kind, value, "is not valid UTF-8",
+                          ja="正しい UTF-8 ではありません") from None
     if size > limit:
-        raise InvalidName(kind, value, f"is longer than {limit} bytes ({size})")
+        raise InvalidName(kind, value, f"is longer than {limit} bytes ({size})",
+                          ja=f"{limit} バイトを超えています（{size} バイト）")
     if value in (".", ".."):
-        raise InvalidName(kind, value, "is a path component, not a name")
+        raise InvalidName(kind, value, "is a path component, not a name",
+                          ja="パスの要素であり、名前ではありません")
     if "/" in value:
-        raise InvalidName(kind, value, "must not contain '/'")
+        raise InvalidName(kind, value, "must not contain '/'", ja="'/' を含んではいけません")
     if value.startswith("-"):
-        raise InvalidName(kind, value, "must not start with '-' (it would read as an option)")
+        raise InvalidName(kind, value, "must not start with '-' (it would read as an option)",
+                          ja="'-' で始まってはいけません（オプションと読まれます）")
     return value
 
 
 def _check_device(kind: Kind, value: str) -> None:
     if ":" in value:
-        raise InvalidName(kind, value, "must not contain ':' (the kernel keeps it for aliases)")
+        raise InvalidName(kind, value, "must not contain ':' (the kernel keeps it for aliases)",
+                          ja="':' を含んではいけません（カーネルがエイリアス用に使います）")
     if any(byte in _KERNEL_SPACE for byte in value.encode()):
-        raise InvalidName(kind, value, "must not contain whitespace (dev_valid_name())")
+        raise InvalidName(kind, value, "must not contain whitespace (dev_valid_name())",
+                          ja="空白を含んではいけません（dev_valid_name()）")
     if not value.isprintable():
-        raise InvalidName(kind, value, "must not contain control characters")
+        raise InvalidName(kind, value, "must not contain control characters",
+                          ja="制御文字を含んではいけません")
 
 
 def check(kind: Kind | str, value: object) -> str:
@@ -131,13 +147,17 @@ def check(kind: Kind | str, value: object) -> str:
         name = _common(kind, value, MAX_NAME)
         if not _NAME_RE.fullmatch(name):
             raise InvalidName(kind, name, "must be of A-Z a-z 0-9 _ . - and start with a "
-                                          "letter or digit")
+                                          "letter or digit",
+                              ja="A-Z a-z 0-9 _ . - だけからなり、英字か数字で始まる"
+                                 "必要があります")
     elif kind is Kind.NETNS:
         name = _common(kind, value, MAX_NETNS)
         if any(c.isspace() for c in name):
-            raise InvalidName(kind, name, "must not contain whitespace")
+            raise InvalidName(kind, name, "must not contain whitespace",
+                              ja="空白を含んではいけません")
         if not name.isprintable():
-            raise InvalidName(kind, name, "must not contain control characters")
+            raise InvalidName(kind, name, "must not contain control characters",
+                              ja="制御文字を含んではいけません")
     else:
         name = _common(kind, value, MAX_IFNAME)
         _check_device(kind, name)

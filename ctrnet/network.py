@@ -44,8 +44,9 @@ RESERVED_NETWORKS = frozenset({"host", "none"})
 class FieldError(InvalidConfig):
     """A configuration value is wrong; `field` names it (the message starts with it)."""
 
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
+    def __init__(self, field_name: str, message: str, *, ja: str | None = None) -> None:
+        super().__init__(f"{field_name}: {message}",
+                         ja=None if ja is None else f"{field_name}: {ja}")
         self.field = field_name
 
 
@@ -60,7 +61,7 @@ def check_ifname(value: str, field_name: str) -> None:
     try:
         names.check(names.Kind.IFNAME, value)
     except names.InvalidName as exc:
-        raise FieldError(field_name, str(exc)) from exc
+        raise FieldError(field_name, str(exc), ja=exc.in_lang("ja")) from exc
 
 
 def check_name(value: str, field_name: str, kind: names.Kind = names.Kind.NETWORK) -> None:
@@ -68,16 +69,18 @@ def check_name(value: str, field_name: str, kind: names.Kind = names.Kind.NETWOR
     try:
         names.check(kind, value)
     except names.InvalidName as exc:
-        raise FieldError(field_name, str(exc)) from exc
+        raise FieldError(field_name, str(exc), ja=exc.in_lang("ja")) from exc
 
 
 def _ipv4(value: str, field_name: str) -> IPAddress:
     try:
         address = IPAddress(value)
     except (AddrFormatError, ValueError, TypeError) as exc:
-        raise FieldError(field_name, f"{value!r} is not an IPv4 address") from exc
+        raise FieldError(field_name, f"{value!r} is not an IPv4 address",
+                         ja=f"{value!r} は IPv4 アドレスではありません") from exc
     if address.version != 4:
-        raise FieldError(field_name, f"{value!r} is not an IPv4 address")
+        raise FieldError(field_name, f"{value!r} is not an IPv4 address",
+                         ja=f"{value!r} は IPv4 アドレスではありません")
     return address
 
 
@@ -93,7 +96,8 @@ class PortMapping:
     def __post_init__(self) -> None:
         for name, port in (("host_port", self.host_port), ("container_port", self.container_port)):
             if not isinstance(port, int) or not 1 <= port <= 65535:
-                raise FieldError(f"ports.{name}", f"{port!r} is out of range 1-65535")
+                raise FieldError(f"ports.{name}", f"{port!r} is out of range 1-65535",
+                                 ja=f"{port!r} は範囲 1-65535 の外です")
         if self.host_ip is not None:
             _ipv4(self.host_ip, "ports.host_ip")
 
@@ -101,19 +105,24 @@ class PortMapping:
     def parse(cls, text: str) -> PortMapping:
         spec, slash, proto = text.partition("/")
         if slash and not proto:
-            raise FieldError("ports", f"{text!r}: the protocol after '/' is empty")
+            raise FieldError("ports", f"{text!r}: the protocol after '/' is empty",
+                             ja=f"{text!r}: '/' の後のプロトコルが空です")
         try:
             protocol = Proto(proto or "tcp")
         except ValueError:
-            raise FieldError("ports", f"{text!r}: protocol must be tcp or udp") from None
+            raise FieldError("ports", f"{text!r}: protocol must be tcp or udp",
+                             ja=f"{text!r}: プロトコルは tcp か udp です") from None
         parts = spec.rsplit(":", 2)
         if len(parts) < 2:
-            raise FieldError("ports", f"{text!r} is not [HOST_IP:]HOST_PORT:CONTAINER_PORT")
+            raise FieldError("ports", f"{text!r} is not [HOST_IP:]HOST_PORT:CONTAINER_PORT",
+                             ja=f"{text!r} は [HOST_IP:]HOST_PORT:CONTAINER_PORT の形では"
+                                "ありません")
         host_ip = parts[0] if len(parts) == 3 else None
         try:
             host_port, container_port = int(parts[-2]), int(parts[-1])
         except ValueError:
-            raise FieldError("ports", f"{text!r}: ports must be numbers") from None
+            raise FieldError("ports", f"{text!r}: ports must be numbers",
+                             ja=f"{text!r}: ポートは数値で書きます") from None
         return cls(host_port, container_port, protocol, host_ip or None)
 
     def clashes(self, other: PortMapping) -> bool:
@@ -143,17 +152,20 @@ class NetworkSpec:
     def __post_init__(self) -> None:
         check_name(self.name, "name")
         if self.name in RESERVED_NETWORKS:
-            raise FieldError("name", f"{self.name!r} is reserved for the {self.name} mode")
+            raise FieldError("name", f"{self.name!r} is reserved for the {self.name} mode",
+                             ja=f"{self.name!r} は {self.name} モード用に予約されています")
         bridge = self.bridge or f"br-{self.name}"
         if not self.bridge and len(bridge) > MAX_IFNAME:
-            raise FieldError("bridge", f"{bridge!r} (from the name) is too long; give one")
+            raise FieldError("bridge", f"{bridge!r} (from the name) is too long; give one",
+                             ja=f"{bridge!r}（名前から作ったもの）が長すぎます。--bridge で"
+                                "指定してください")
         check_name(bridge, "bridge", names.Kind.BRIDGE)
         object.__setattr__(self, "bridge", bridge)
         try:
             pool = PoolConfig.create(self.name, self.subnet, gateway=self.gateway or None)
         except InvalidConfig as exc:
             what = "gateway" if self.gateway and "gateway" in str(exc) else "subnet"
-            raise FieldError(what, str(exc)) from exc
+            raise FieldError(what, str(exc), ja=exc.in_lang("ja")) from exc
         object.__setattr__(self, "subnet", str(pool.subnet))
         object.__setattr__(self, "gateway", str(pool.gateway))
         # veth and bridge devices take min_mtu 68 (ETH_MIN_MTU, also IPv4's minimum, RFC 791)
@@ -161,7 +173,9 @@ class NetworkSpec:
         # anything outside ("mtu greater than device maximum").
         if not isinstance(self.mtu, int) or not MIN_MTU <= self.mtu <= MAX_MTU:
             raise FieldError("mtu", f"{self.mtu!r} is out of range {MIN_MTU}-{MAX_MTU} "
-                                    "(the veth and bridge devices' min_mtu and max_mtu)")
+                                    "(the veth and bridge devices' min_mtu and max_mtu)",
+                             ja=f"{self.mtu!r} は範囲 {MIN_MTU}-{MAX_MTU} の外です（veth と"
+                                "ブリッジのデバイスの min_mtu と max_mtu）")
         for server in self.dns:
             _ipv4(server, "dns")
         object.__setattr__(self, "dns", tuple(self.dns))
@@ -213,20 +227,25 @@ class EndpointSpec:
         for i, port in enumerate(self.ports):
             for other in self.ports[:i]:
                 if port.clashes(other):
-                    raise FieldError("ports", f"host port {port} is published twice")
+                    raise FieldError("ports", f"host port {port} is published twice",
+                                     ja=f"ホストのポート {port} が 2 回公開されています")
         for name in ("ingress_bps", "egress_bps"):
             rate = getattr(self, name)
             if rate is not None and (not isinstance(rate, int)
                                      or not MIN_RATE_BPS <= rate <= MAX_RATE_BPS):
                 raise FieldError(name, f"{rate!r} is out of range {MIN_RATE_BPS}-"
-                                       f"{MAX_RATE_BPS} bit/s")
+                                       f"{MAX_RATE_BPS} bit/s",
+                                 ja=f"{rate!r} は範囲 {MIN_RATE_BPS}-{MAX_RATE_BPS} bit/s "
+                                    "の外です")
         for server in self.dns:
             _ipv4(server, "dns")
         if self.ip is not None:
             _ipv4(self.ip, "ip")
         if self.mode is not Mode.BRIDGE and (self.ports or self.ip or self.ingress_bps
                                              or self.egress_bps):
-            raise FieldError("network", f"mode {self.mode} takes no ports, address or rates")
+            raise FieldError("network", f"mode {self.mode} takes no ports, address or rates",
+                             ja=f"{self.mode} モードではポート・アドレス・帯域は"
+                                "指定できません")
 
     @property
     def mode(self) -> Mode:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ctrnet import names as name_rule
-from ctrnet.errors import InvalidConfig
+from ctrnet.errors import InvalidConfig, oserror_ja
 from ctrnet.network import EndpointRecord, NetworkSpec, PortMapping
 from ctrnet.registry import entry
 from ctrnet.safefiles import open_nofollow, secure_dir
@@ -77,9 +77,13 @@ def _mkdirs(path: Path) -> None:
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except FileExistsError:
-        raise InvalidConfig(f"state path {path} should be a directory: move it away") from None
+        raise InvalidConfig(f"state path {path} should be a directory: move it away",
+                            ja=f"状態のパス {path} はディレクトリであるべきです: "
+                               "別の場所へ移してください") from None
     except OSError as exc:
-        raise InvalidConfig(f"state directory {path} cannot be made: {exc.strerror}") from exc
+        raise InvalidConfig(f"state directory {path} cannot be made: {exc.strerror}",
+                            ja=f"状態ディレクトリ {path} を作れません: "
+                               f"{oserror_ja(exc)}") from exc
 
 
 def read_json(path: Path) -> Any | None:
@@ -93,23 +97,31 @@ def read_json(path: Path) -> Any | None:
         blocker = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()),
                        path.parent)
         raise InvalidConfig(f"state path {blocker} should be a directory: move it "
-                            "away") from None
+                            "away",
+                            ja=f"状態のパス {blocker} はディレクトリであるべきです: "
+                               "別の場所へ移してください") from None
     except OSError as exc:
         raise InvalidConfig(f"state file {path} cannot be read ({exc.strerror}): fix its "
-                            "permissions or restore it") from exc
+                            "permissions or restore it",
+                            ja=f"状態ファイル {path} を読めません（{oserror_ja(exc)}）: "
+                               "パーミッションを直すか、ファイルを復元してください") from exc
     try:
         with os.fdopen(fd, encoding="utf-8") as handle:
             return json.load(handle)
     except (OSError, ValueError) as exc:
         raise InvalidConfig(f"state file {path} is corrupt ({exc}): restore it from a "
-                            "backup, or remove it and run `ctrnet gc`") from exc
+                            "backup, or remove it and run `ctrnet gc`",
+                            ja=f"状態ファイル {path} が壊れています（{exc}）: バックアップから"
+                               "復元するか、削除して `ctrnet gc` を実行してください") from exc
 
 
 def _read(path: Path) -> dict[str, Any] | None:
     data = read_json(path)
     if data is not None and not isinstance(data, dict):
         raise InvalidConfig(f"state file {path} does not hold an object: restore it, or "
-                            "remove it and run `ctrnet gc`")
+                            "remove it and run `ctrnet gc`",
+                            ja=f"状態ファイル {path} の中身がオブジェクトではありません: 復元"
+                               "するか、削除して `ctrnet gc` を実行してください")
     return data
 
 
@@ -119,10 +131,16 @@ def _parsed(path: Path, data: dict[str, Any], parse: Callable[[dict[str, Any]], 
         return parse(data)
     except InvalidConfig as exc:
         raise InvalidConfig(f"state file {path} holds a wrong value ({exc}): restore it, or "
-                            "remove it and run `ctrnet gc`") from exc
+                            "remove it and run `ctrnet gc`",
+                            ja=f"状態ファイル {path} に誤った値があります"
+                               f"（{exc.in_lang('ja')}）: 復元するか、削除して "
+                               "`ctrnet gc` を実行してください") from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidConfig(f"state file {path} has the wrong shape ({type(exc).__name__}: "
-                            f"{exc}): restore it, or remove it and run `ctrnet gc`") from exc
+                            f"{exc}): restore it, or remove it and run `ctrnet gc`",
+                            ja=f"状態ファイル {path} の形が誤っています（{type(exc).__name__}: "
+                               f"{exc}）: 復元するか、削除して `ctrnet gc` を実行してください"
+                            ) from exc
 
 
 def _listing(folder: Path, pattern: str = "*") -> list[Path]:
@@ -134,14 +152,21 @@ def _listing(folder: Path, pattern: str = "*") -> list[Path]:
         return []
     except NotADirectoryError:
         raise InvalidConfig(f"state path {folder.parent} should be a directory: move it "
-                            "away") from None
+                            "away",
+                            ja=f"状態のパス {folder.parent} はディレクトリであるべきです: "
+                               "別の場所へ移してください") from None
     if not stat.S_ISDIR(info.st_mode):
-        raise InvalidConfig(f"state path {folder} should be a directory: move it away")
+        raise InvalidConfig(f"state path {folder} should be a directory: move it away",
+                            ja=f"状態のパス {folder} はディレクトリであるべきです: "
+                               "別の場所へ移してください")
     try:
         names_ = os.listdir(folder)
     except OSError as exc:
         raise InvalidConfig(f"state directory {folder} cannot be listed ({exc.strerror}): "
-                            f"fix its permissions (chmod u+rwx {folder})") from exc
+                            f"fix its permissions (chmod u+rwx {folder})",
+                            ja=f"状態ディレクトリ {folder} の一覧を読めません（"
+                               f"{oserror_ja(exc)}）: パーミッションを直してください"
+                               f"（chmod u+rwx {folder}）") from exc
     return [folder / n for n in sorted(names_) if fnmatch.fnmatchcase(n, pattern)
             and not n.startswith(".")]
 
@@ -200,7 +225,10 @@ class StateStore:
         if lock.is_symlink() or (lock.exists() and not lock.is_file()):
             # Refused by every command, also those that would never open it.
             raise InvalidConfig(f"state file {lock} is a symlink or not a file, which ctrnet "
-                                "never makes: remove it")
+                                "never makes: remove it",
+                                ja=f"状態ファイル {lock} がシンボリックリンクか通常の"
+                                   "ファイルではありません（ctrnet はそうは作りません）: "
+                                   "削除してください")
         self.fsync = fsync
         self._thread_lock = threading.RLock()
         self._depth = 0
@@ -227,7 +255,10 @@ class StateStore:
                     fd = open_nofollow(path, os.O_RDWR | os.O_CREAT)
                 except OSError as exc:
                     raise InvalidConfig(f"lock file {path} cannot be opened ({exc.strerror}):"
-                                        " the state directory must be writable by you") from exc
+                                        " the state directory must be writable by you",
+                                        ja=f"ロックファイル {path} を開けません（"
+                                           f"{oserror_ja(exc)}）: 状態ディレクトリにあなたの"
+                                           "書き込み権限が必要です") from exc
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX)
                 except BaseException:
@@ -339,7 +370,9 @@ class StateStore:
             return None
         except OSError as exc:
             raise InvalidConfig(f"port claim {path} cannot be read ({exc.strerror}): fix its "
-                                "permissions") from exc
+                                "permissions",
+                                ja=f"ポートの予約 {path} を読めません（{oserror_ja(exc)}）: "
+                                   "パーミッションを直してください") from exc
         with os.fdopen(fd, "rb") as handle:
             data = handle.read(4096)
         owner = data.decode("utf-8", "replace").strip()
@@ -349,7 +382,11 @@ class StateStore:
         except InvalidConfig:
             raise InvalidConfig(f"port claim {path} is corrupt (it names no NETWORK/CONTAINER:"
                                 f" {name_rule.shown(owner)}): remove it if no container "
-                                "publishes that port, then run `ctrnet gc`") from None
+                                "publishes that port, then run `ctrnet gc`",
+                                ja=f"ポートの予約 {path} が壊れています（NETWORK/CONTAINER が"
+                                   f"書かれていません: {name_rule.shown(owner)}）: そのポートを"
+                                   "公開しているコンテナがなければ削除し、`ctrnet gc` を実行して"
+                                   "ください") from None
         return owner
 
     def _port_claims(self) -> list[Path]:
@@ -377,7 +414,9 @@ class StateStore:
             fd = open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         except FileExistsError:
             raise InvalidConfig(f"host port {port} is published by "
-                                f"{self._port_owner(path)} already") from None
+                                f"{self._port_owner(path)} already",
+                                ja=f"ホストのポート {port} はすでに "
+                                   f"{self._port_owner(path)} が公開しています") from None
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(owner + "\n")
 
@@ -460,7 +499,9 @@ class StateStore:
             path = self.root / rel
             if ".." in Path(rel).parts or path.is_absolute() and not \
                     str(path).startswith(str(self.root)):
-                raise InvalidConfig(f"saved record {rel!r} is not a path in {self.root}")
+                raise InvalidConfig(f"saved record {rel!r} is not a path in {self.root}",
+                                    ja=f"保存された記録 {rel!r} は {self.root} の中のパスでは"
+                                       "ありません")
             _mkdirs(path.parent)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             fd = open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
