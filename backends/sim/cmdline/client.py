@@ -27,6 +27,9 @@ INTERRUPT_GRACE = 2.0
 #: counts): their shim waits for the server's answer; every other shim dies at once.
 HANDLES_SIGNALS = ("tcpdump",)
 NS_ENV = "CTRNET_SIM_NS"
+#: Set in a root run whose command sees the world's files as /etc/netns: the directory bound
+#: there (so a command run another way, where /etc/netns is the machine's, is not fooled).
+ETC_ENV = "CTRNET_SIM_ETC"
 MAGIC = "ctrnet-sim-1"
 #: Locale variables the tools' messages depend on (coreutils quoting, for one).
 LOCALE_ENV = ("LC_ALL", "LC_MESSAGES", "LANG")
@@ -122,8 +125,40 @@ def _exchange(path: str, message: bytes, fds: list[int]) -> list[str]:
     return decode(b"".join(chunks)) if chunks else ["status", "2"]
 
 
+def _bind_etc(ns: str) -> None:
+    """What `ip netns exec` does before it runs the command (iproute2's netns_switch() and
+    bind_etc()): a mount namespace of its own, and each /etc/netns/NS/FILE bound over
+    /etc/FILE, a failed bind said and skipped. Only where /etc/netns is the world's."""
+    ours = os.environ.get(ETC_ENV)
+    try:
+        if not ours or not os.path.samestat(os.stat("/etc/netns"), os.stat(ours)):
+            return
+        names = sorted(os.listdir(f"/etc/netns/{ns}"))
+    except OSError:
+        return
+    import ctypes  # only here: every other command of the run starts without it
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    clone_newns, ms_bind, ms_rec, ms_slave = 0x00020000, 4096, 16384, 1 << 19
+    if libc.unshare(clone_newns) != 0:
+        err = ctypes.get_errno()
+        sys.stderr.write(f"unshare failed: {os.strerror(err)}\n")
+        sys.exit(1)
+    if libc.mount(b"", b"/", b"none", ms_slave | ms_rec, None) != 0:
+        err = ctypes.get_errno()
+        sys.stderr.write(f'"mount --make-rslave /" failed: {os.strerror(err)}\n')
+        sys.exit(1)
+    for name in names:
+        source, target = f"/etc/netns/{ns}/{name}", f"/etc/{name}"
+        if libc.mount(os.fsencode(source), os.fsencode(target), b"none", ms_bind, None) != 0:
+            err = ctypes.get_errno()
+            sys.stderr.write(f"Bind {source} -> {target} failed: {os.strerror(err)}\n")
+
+
 def _exec(ns: str, style: str, argv: list[str]) -> None:
     os.environ[NS_ENV] = ns
+    if style == "ip":
+        _bind_etc(ns)
     try:
         os.execvp(argv[0], argv)
     except OSError as err:

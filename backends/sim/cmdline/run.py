@@ -23,6 +23,7 @@ from pathlib import Path
 from ctrnet.backends.sim import persist
 from ctrnet.backends.sim.backend import SimBackend
 from ctrnet.backends.sim.cmdline import client, procs
+from ctrnet.backends.sim.cmdline.etcnetns import EtcNetns
 from ctrnet.backends.sim.cmdline.server import InWorld, Server
 from ctrnet.backends.sim.cmdline.toolset import default_tools
 
@@ -46,22 +47,25 @@ def install_shims(directory: Path, names: tuple[str, ...] = SHIMS) -> None:
 
 
 @contextmanager
-def simulator(state_dir: str | None, in_world: InWorld | None = None
-              ) -> Iterator[tuple[Server, dict[str, str]]]:
-    """A running server on a world (loaded from `state_dir` when given) and the environment
-    a command needs to use it; on exit the world is saved back and everything is removed."""
+def simulator(state_dir: str | None, in_world: InWorld | None = None, *,
+              world: SimBackend | None = None) -> Iterator[tuple[Server, dict[str, str]]]:
+    """A running server on a world (loaded from `state_dir` when given, else `world`, else a
+    fresh one) and the environment a command needs to use it; on exit the world is saved
+    back and everything is removed."""
     procs.become_subreaper()
     lock = persist.lock_state(state_dir) if state_dir else None
     private = Path(tempfile.mkdtemp(prefix="ctrnet-sim-"))
     server: Server | None = None
     try:
-        backend = persist.load(state_dir) if state_dir else SimBackend()
+        backend = persist.load(state_dir) if state_dir else world or SimBackend()
         shim_dir = private / "bin"
         shim_dir.mkdir()
         install_shims(shim_dir)
         server = Server(backend, str(private / "sock"), str(shim_dir), default_tools())
         server.state_dir = state_dir
         server.in_world = in_world
+        server.etc = EtcNetns(private / "etc")
+        server.etc.push(backend)
         server.start()
         env = dict(os.environ)
         env["PATH"] = f"{shim_dir}{os.pathsep}{env.get('PATH', os.defpath)}"
@@ -73,8 +77,12 @@ def simulator(state_dir: str | None, in_world: InWorld | None = None
         env["BASH_ENV"] = str(guard)
         if os.geteuid() == 0 and not guarded(["true"])[1:]:
             env["CTRNET_SIM_SKIP_SYS_WRITES"] = "1"
+        elif os.geteuid() == 0 and _private_etc_works(server.etc):
+            server.etc_bound = True
+            env[client.ETC_ENV] = str(server.etc.directory)
         yield server, env
         with server.lock:
+            server.etc.pull(backend)
             if state_dir:
                 persist.save(backend, state_dir)
     finally:
@@ -153,8 +161,9 @@ def _bash_guard(user_bash_env: str | None) -> str:
     return own + _BASH_GUARD
 
 
-def guarded(argv: list[str]) -> list[str]:
-    """`argv`, wrapped so that as root it cannot write the host's /proc/sys."""
+def guarded(argv: list[str], etc: EtcNetns | None = None) -> list[str]:
+    """`argv`, wrapped so that as root it cannot write the host's /proc/sys (nor, given the
+    run's `etc`, the host's /etc: it sees a private one, with the world's /etc/netns)."""
     unshare = shutil.which("unshare")
     if os.geteuid() != 0 or unshare is None:
         return argv  # unprivileged, /proc/sys is not writable anyway
@@ -163,8 +172,25 @@ def guarded(argv: list[str]) -> list[str]:
                            capture_output=True)
     if probe.returncode != 0:
         return argv
+    script = _READ_ONLY_PROC_SYS
+    if etc is not None:
+        script = f"{etc.mount_script()} && {script}"
     return [unshare, "--mount", "--net", "--propagation", "private", "--", "/bin/sh", "-c",
-            _READ_ONLY_PROC_SYS, "ctrnet-sim", *_without_host_capabilities(unshare), *argv]
+            script, "ctrnet-sim", *_without_host_capabilities(unshare), *argv]
+
+
+def in_run(server: Server, argv: list[str]) -> list[str]:
+    """`argv` as the run starts it: guarded, with the run's private /etc where it has one."""
+    return guarded(argv, server.etc if server.etc_bound else None)
+
+
+def _private_etc_works(etc: EtcNetns) -> bool:
+    """Whether this machine lets the run have its private /etc (an overlay whose upper
+    directory is on the temporary directory's file system: not on every file system, e.g.
+    not on an overlay root as in some containers). Without it, writes under /etc reach the
+    machine's, and the world's /etc/netns files are not files for the command (the shell
+    says so, `ip netns exec` too)."""
+    return subprocess.run(guarded(["true"], etc), capture_output=True).returncode == 0
 
 
 @functools.cache
@@ -190,7 +216,7 @@ def run_command(argv: list[str], state_dir: str | None = None, *,
             sys.stderr.write(f"ctrnet sim: {argv[0]}: command not found\n")
             return 127
         try:
-            child = subprocess.Popen(guarded(argv), env=env)
+            child = subprocess.Popen(in_run(server, argv), env=env)
         except OSError as err:
             sys.stderr.write(f"ctrnet sim: {argv[0]}: {err.strerror}\n")
             return 127 if isinstance(err, FileNotFoundError) else 126
@@ -231,7 +257,10 @@ def run_shell(state_dir: str | None = None, *, in_world: InWorld | None = None) 
         sys.stderr.write("ctrnet sim: a simulated world; ip, iptables, ping… act on it. "
                          "`exit` leaves (the world is kept only with --state DIR).\n"
                          "ctrnet sim: writes to /proc/sys cannot be simulated: use sysctl -w.\n")
-        child = subprocess.Popen(guarded(argv), env=env)
+        if server.etc_bound:
+            sys.stderr.write("ctrnet sim: /etc is the run's own copy: what you write there is "
+                             "dropped at exit, except /etc/netns/NAME/, which the world keeps.\n")
+        child = subprocess.Popen(in_run(server, argv), env=env)
         status = _wait(child)
         end_leftovers(server)
     return status

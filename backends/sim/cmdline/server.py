@@ -22,6 +22,7 @@ from typing import Any
 
 from ctrnet.backends.sim.backend import SimBackend
 from ctrnet.backends.sim.cmdline import client
+from ctrnet.backends.sim.cmdline.etcnetns import EtcNetns
 from ctrnet.backends.sim.cmdline.scheduler import Interrupted, Scheduler
 
 _UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
@@ -132,6 +133,11 @@ class Server:
         self._listener.listen(128)
         self._threads: list[threading.Thread] = []
         self._closing = False
+        #: The run's /etc/netns, kept the same as the world's files around every request.
+        self.etc: EtcNetns | None = None
+        #: Whether the command sees `etc` as /etc/netns (a root run's private /etc): if not,
+        #: `ip netns exec` cannot put a namespace's files over /etc, and says so.
+        self.etc_bound = False
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -209,6 +215,7 @@ class Server:
             self.scheduler.interrupt(inv.pid, int(inv.argv[0]))
             return ["status", "0"]
         tool = self.tools.get(inv.tool)
+        self._sync_etc(pull=True)
         self.scheduler.begin(inv.pid)
         try:
             if tool is None:
@@ -217,6 +224,7 @@ class Server:
             else:
                 status = tool(self, inv)
         except ExecRequested as request:
+            self._warn_unbound_etc(inv, request)
             self.flush(inv)
             return ["exec", request.ns, request.style, *request.argv]
         except Interrupted as stop:
@@ -229,11 +237,32 @@ class Server:
             status = 70  # EX_SOFTWARE
         finally:
             self.scheduler.end(inv.pid)
+            self._sync_etc(pull=False)
         if self._closing:
             return ["signal", "15"]
         if not self.flush(inv):
             return ["signal", "13"]  # SIGPIPE, as the real tool gets writing to a closed pipe
         return ["status", str(status)]
+
+    def _sync_etc(self, *, pull: bool) -> None:
+        if self.etc is None:
+            return
+        with self.lock:
+            if pull:
+                self.etc.pull(self.backend)
+            else:
+                self.etc.push(self.backend)
+
+    def _warn_unbound_etc(self, inv: Invocation, request: ExecRequested) -> None:
+        """Loud, not silent: iproute2 would bind the namespace's /etc/netns files over /etc
+        for the command; without root the run cannot, so the command sees the machine's."""
+        space = self.backend.world.namespaces.get(request.ns)
+        if self.etc_bound or request.style != "ip" or space is None:
+            return
+        files = sorted(space.etc or {})
+        if files:
+            inv.stderr.write(f"ctrnet sim: /etc/netns/{request.ns}/ ({', '.join(files)}) is not "
+                             "put over /etc for this command: that needs a run as root\n")
 
     def flush(self, inv: Invocation) -> bool:
         """Write the tool's output to the shim's stdout/stderr; False on a broken pipe."""
