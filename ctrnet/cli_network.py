@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 
 from ctrnet import names
 from ctrnet.backend import THREAD_SAFE, Backend
-from ctrnet.errors import InvalidConfig
+from ctrnet.errors import InvalidConfig, oserror_ja
+from ctrnet.i18n import say
 from ctrnet.manager import NetworkManager
 from ctrnet.network import (
     MAX_RATE_BPS,
@@ -66,7 +67,9 @@ def open_world(name: str, state_dir: str) -> Iterator[Backend]:
         os.makedirs(world_dir, mode=0o700, exist_ok=True)
     except OSError as exc:  # a file where the directory should be, no permission, …
         raise InvalidConfig(f"state directory {names.shown(state_dir, 80)} cannot be used: "
-                            f"{exc.strerror or exc}") from exc
+                            f"{exc.strerror or exc}",
+                            ja=f"状態ディレクトリ {names.shown(state_dir, 80)} を使えません: "
+                               f"{oserror_ja(exc)}") from exc
     with open_backend(name, state_dir=world_dir) as backend:
         yield backend
 
@@ -77,12 +80,16 @@ def parse_rate(text: str) -> int:
     match = _RATE_RE.fullmatch(text.strip()) if isinstance(text, str) else None
     if match is None:
         raise InvalidConfig(f"rate {names.shown(text)}: use e.g. 10mbit, 500kbit or a number "
-                            "of bit/s")
+                            "of bit/s",
+                            ja=f"帯域 {names.shown(text)}: 10mbit・500kbit のように書くか、"
+                               "bit/s の数値で書いてください")
     # Decimal arithmetic: float("9" * 400) is inf, and int(inf) would be a traceback.
     rate = int(Decimal(match.group(1)) * _UNITS[(match.group(2) or "").lower()])
     if not MIN_RATE_BPS <= rate <= MAX_RATE_BPS:
         raise InvalidConfig(f"rate {names.shown(text)} is out of range: {MIN_RATE_BPS} bit/s "
-                            f"to {MAX_RATE_BPS} bit/s (tbf's u32 bytes/s)")
+                            f"to {MAX_RATE_BPS} bit/s (tbf's u32 bytes/s)",
+                            ja=f"帯域 {names.shown(text)} は範囲外です: {MIN_RATE_BPS} bit/s "
+                               f"から {MAX_RATE_BPS} bit/s まで（tbf の u32 bytes/s）")
     return rate
 
 
@@ -92,7 +99,7 @@ def _arg(check: Callable[[str], _T]) -> Callable[[str], _T]:
         try:
             return check(value)
         except InvalidConfig as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from exc
+            raise argparse.ArgumentTypeError(exc.said()) from exc
 
     checked.__name__ = getattr(check, "__name__", "value")
     return checked
@@ -108,10 +115,13 @@ def seconds_arg(value: str) -> float:
     try:
         seconds = float(value)
     except ValueError:
-        raise InvalidConfig(f"{names.shown(value)} is not a number of seconds") from None
+        raise InvalidConfig(f"{names.shown(value)} is not a number of seconds",
+                            ja=f"{names.shown(value)} は秒数ではありません") from None
     if not 0 < seconds <= MAX_SECONDS:  # also refuses nan
         raise InvalidConfig(f"{names.shown(value)} seconds is out of range: more than 0, at "
-                            f"most {MAX_SECONDS:g}")
+                            f"most {MAX_SECONDS:g}",
+                            ja=f"{names.shown(value)} 秒は範囲外です: 0 より大きく "
+                               f"{MAX_SECONDS:g} 以下")
     return seconds
 
 
@@ -120,19 +130,26 @@ def count_arg(value: str) -> int:
     try:
         count = int(value, 10)
     except ValueError:
-        raise InvalidConfig(f"{names.shown(value)} is not a whole number") from None
+        raise InvalidConfig(f"{names.shown(value)} is not a whole number",
+                            ja=f"{names.shown(value)} は整数ではありません") from None
     if not 1 <= count <= 2**63 - 1:
         raise InvalidConfig(f"count {names.shown(value)} is out of range: 1 <= value <= "
-                            f"{2**63 - 1}")
+                            f"{2**63 - 1}",
+                            ja=f"回数 {names.shown(value)} は範囲外です: 1 <= 値 <= "
+                               f"{2**63 - 1}")
     return count
 
 
 def _state_dir_arg(value: str) -> str:
     if not value:
         raise InvalidConfig("state directory '' is empty (leave the option out for the "
-                            "default)")
+                            "default)",
+                            ja="状態ディレクトリ '' が空です（既定を使うにはオプションごと"
+                               "省いてください）")
     if "\0" in value:
-        raise InvalidConfig(f"state directory {names.shown(value)} contains a NUL byte")
+        raise InvalidConfig(f"state directory {names.shown(value)} contains a NUL byte",
+                            ja=f"状態ディレクトリ {names.shown(value)} が NUL バイトを"
+                               "含んでいます")
     return value
 
 
@@ -184,7 +201,9 @@ def _network_spec(args: argparse.Namespace) -> NetworkSpec:
     if args.gateway == "":
         # The spec reads "" as "the default"; typed out, it is a mistake (as --egress "" is).
         raise FieldError("gateway", "'' is not an IPv4 address (leave --gateway out for the "
-                                    "first usable address)")
+                                    "first usable address)",
+                         ja="'' は IPv4 アドレスではありません（最初の使えるアドレスにするには"
+                            " --gateway を省いてください）")
     return NetworkSpec(name=args.name, subnet=args.subnet, bridge=args.bridge or "",
                        gateway=args.gateway or "", mtu=args.mtu,
                        masquerade=args.masquerade, icc=args.icc, antispoof=args.antispoof,
@@ -233,7 +252,8 @@ def _inspect(args: argparse.Namespace, mgr: NetworkManager) -> int:
 def _rm(args: argparse.Namespace, mgr: NetworkManager) -> int:
     for name in args.names:
         if not mgr.delete_network(name, force=args.force):
-            print(f"ctrnet: network {name!r} does not exist (nothing to remove)",
+            print(say(f"ctrnet: network {name!r} does not exist (nothing to remove)",
+                      f"ctrnet: ネットワーク {name!r} は存在しません（削除するものはありません）"),
                   file=sys.stderr)
         elif not args.json:
             print(name)
@@ -256,7 +276,8 @@ def _connect(args: argparse.Namespace, mgr: NetworkManager) -> int:
     # crash). Host mode, as Docker's: the container shares the host's network namespace, so
     # there is no namespace of its own to create (--create-netns has nothing to do).
     record = mgr.connect(spec, create_netns=args.create_netns)
-    shares = (f" (shares the host's network namespace {mgr.host_ns!r})"
+    shares = (say(f" (shares the host's network namespace {mgr.host_ns!r})",
+                  f"（ホストのネットワーク名前空間 {mgr.host_ns!r} を共有）")
               if record.mode is Mode.HOST else "")
     _emit(args, record.to_dict(),
           lambda: print(f"{record.container} {record.ip or record.mode}"
@@ -266,8 +287,10 @@ def _connect(args: argparse.Namespace, mgr: NetworkManager) -> int:
 
 def _disconnect(args: argparse.Namespace, mgr: NetworkManager) -> int:
     if not mgr.disconnect(args.network, args.container, delete_netns=args.delete_netns):
-        print(f"ctrnet: {args.container!r} is not connected to {args.network!r} "
-              "(nothing to do)", file=sys.stderr)
+        print(say(f"ctrnet: {args.container!r} is not connected to {args.network!r} "
+                  "(nothing to do)",
+                  f"ctrnet: {args.container!r} は {args.network!r} に接続されていません"
+                  "（何もしません）"), file=sys.stderr)
     return 0
 
 
@@ -292,7 +315,8 @@ def _gc(args: argparse.Namespace, mgr: NetworkManager) -> int:
 
     def human() -> None:
         for ep in gone:
-            print(f"removed {ep.container} from {ep.network}")
+            print(say(f"removed {ep.container} from {ep.network}",
+                      f"{ep.network} から {ep.container} を削除しました"))
 
     _emit(args, [e.to_dict() for e in gone], human)
     return 0
@@ -303,14 +327,21 @@ def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--backend", choices=sorted(REGISTRY),
                         default=os.environ.get("CTRNET_BACKEND", "sim"),
-                        help="world to act on (default: sim, or $CTRNET_BACKEND)")
+                        help=say("world to act on (default: sim, or $CTRNET_BACKEND)",
+                                 "操作する世界（既定: sim、または $CTRNET_BACKEND）"))
     common.add_argument("--state-dir", default=None, type=_arg(_state_dir_arg),
-                        help="where networks and endpoints are kept (default: "
-                             "$CTRNET_STATE_DIR, else /var/lib/ctrnet on the kernel, "
-                             "~/.local/state/ctrnet-sim on the simulator)")
-    common.add_argument("--json", action="store_true", help="machine-readable output")
+                        help=say("where networks and endpoints are kept (default: "
+                                 "$CTRNET_STATE_DIR, else /var/lib/ctrnet on the kernel, "
+                                 "~/.local/state/ctrnet-sim on the simulator)",
+                                 "ネットワークとエンドポイントの記録を置く場所（既定: "
+                                 "$CTRNET_STATE_DIR、なければカーネルでは /var/lib/ctrnet、"
+                                 "シミュレータでは ~/.local/state/ctrnet-sim）"))
+    common.add_argument("--json", action="store_true",
+                        help=say("machine-readable output", "機械が読むための出力（JSON）"))
     common.add_argument("--progress", action="store_true",
-                        help="print each step on stderr (default when stderr is a terminal)")
+                        help=say("print each step on stderr (default when stderr is a "
+                                 "terminal)",
+                                 "各手順を標準エラーに表示する（標準エラーが端末なら既定）"))
     return common
 
 
@@ -334,49 +365,90 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         parser.set_defaults(func=_state_dir(_run(action, check)))
         return parser
 
-    network = sub.add_parser("network", help="create, list, inspect and remove networks")
+    network = sub.add_parser("network", help=say("create, list, inspect and remove networks",
+                                                 "ネットワークの作成・一覧・詳細・削除"))
     verbs = network.add_subparsers(dest="network_command", required=True, metavar="VERB")
-    p = add(verbs, "create", "create a bridge network", _create, _network_spec)
-    p.add_argument("name", type=_arg(names.network))
-    p.add_argument("--subnet", required=True, help="IPv4 CIDR, e.g. 172.20.0.0/24")
-    p.add_argument("--gateway", help="the bridge's address (default: first usable)")
+    p = add(verbs, "create", say("create a bridge network", "ブリッジネットワークを作る"),
+            _create, _network_spec)
+    p.add_argument("name", type=_arg(names.network),
+                   help=say("the network's name", "ネットワークの名前"))
+    p.add_argument("--subnet", required=True,
+                   help=say("IPv4 CIDR, e.g. 172.20.0.0/24",
+                            "IPv4 の CIDR（例: 172.20.0.0/24）"))
+    p.add_argument("--gateway", help=say("the bridge's address (default: first usable)",
+                                         "ブリッジのアドレス（既定: 最初の使えるアドレス）"))
     p.add_argument("--bridge", type=_arg(names.bridge),
-                   help="bridge name, at most 15 bytes (default: br-NAME)")
-    p.add_argument("--mtu", type=int, default=1500)
+                   help=say("bridge name, at most 15 bytes (default: br-NAME)",
+                            "ブリッジ名、15 バイトまで（既定: br-NAME）"))
+    p.add_argument("--mtu", type=int, default=1500,
+                   help=say("MTU of the bridge and the veth pairs (default: 1500)",
+                            "ブリッジと veth ペアの MTU（既定: 1500）"))
     p.add_argument("--no-masquerade", dest="masquerade", action="store_false",
-                   help="no MASQUERADE of the subnet's egress")
+                   help=say("no MASQUERADE of the subnet's egress",
+                            "サブネットから外へ出る通信を MASQUERADE しない"))
     p.add_argument("--no-icc", dest="icc", action="store_false",
-                   help="drop traffic between containers of this network")
+                   help=say("drop traffic between containers of this network",
+                            "このネットワークのコンテナ同士の通信を落とす"))
     p.add_argument("--no-antispoof", dest="antispoof", action="store_false",
-                   help="accept frames with a source MAC/IP other than the endpoint's")
+                   help=say("accept frames with a source MAC/IP other than the endpoint's",
+                            "送信元 MAC/IP がエンドポイントのものでないフレームも受け入れる"))
     p.add_argument("--dns", action="append", default=[], metavar="IP",
-                   help="nameserver for the containers' resolv.conf (repeatable)")
-    add(verbs, "ls", "list networks", _ls)
-    p = add(verbs, "inspect", "show a network and its endpoints", _inspect)
-    p.add_argument("name", type=_arg(names.network))
-    p = add(verbs, "rm", "remove networks (idempotent)", _rm)
-    p.add_argument("names", nargs="+", metavar="NAME", type=_arg(names.network))
-    p.add_argument("--force", action="store_true", help="disconnect containers first")
+                   help=say("nameserver for the containers' resolv.conf (repeatable)",
+                            "コンテナの resolv.conf に書くネームサーバ（複数回指定できる）"))
+    add(verbs, "ls", say("list networks", "ネットワークの一覧"), _ls)
+    p = add(verbs, "inspect", say("show a network and its endpoints",
+                                  "ネットワークとそのエンドポイントを表示する"), _inspect)
+    p.add_argument("name", type=_arg(names.network),
+                   help=say("the network's name", "ネットワークの名前"))
+    p = add(verbs, "rm", say("remove networks (idempotent)", "ネットワークを削除する（冪等）"),
+            _rm)
+    p.add_argument("names", nargs="+", metavar="NAME", type=_arg(names.network),
+                   help=say("the networks' names", "ネットワークの名前"))
+    p.add_argument("--force", action="store_true",
+                   help=say("disconnect containers first", "先にコンテナを切断する"))
 
-    p = add(sub, "connect", "connect a container (its network namespace) to a network",
+    p = add(sub, "connect", say("connect a container (its network namespace) to a network",
+                                "コンテナ（そのネットワーク名前空間）をネットワークにつなぐ"),
             _connect, _endpoint_spec)
     p.add_argument("network", type=_arg(names.network),
-                   help="a network, or 'host' / 'none' for those modes")
+                   help=say("a network, or 'host' / 'none' for those modes",
+                            "ネットワーク、または 'host' / 'none'（それぞれのモード）"))
     p.add_argument("container", type=_arg(names.container),
-                   help="the container's network namespace")
+                   help=say("the container's network namespace",
+                            "コンテナのネットワーク名前空間"))
     p.add_argument("-p", "--publish", action="append", default=[],
-                   metavar="[IP:]HOST:CONTAINER[/tcp|udp]")
-    p.add_argument("--ip", help="request this address")
-    p.add_argument("--ifname", default="eth0", type=_arg(names.ifname))
-    p.add_argument("--ingress", metavar="RATE", help="limit what the container receives")
-    p.add_argument("--egress", metavar="RATE", help="limit what the container sends")
-    p.add_argument("--dns", action="append", default=[], metavar="IP")
+                   metavar="[IP:]HOST:CONTAINER[/tcp|udp]",
+                   help=say("publish a container port on the host (DNAT; repeatable)",
+                            "コンテナのポートをホストに公開する（DNAT、複数回指定できる）"))
+    p.add_argument("--ip", help=say("request this address", "このアドレスを要求する"))
+    p.add_argument("--ifname", default="eth0", type=_arg(names.ifname),
+                   help=say("the interface's name inside the container (default: eth0)",
+                            "コンテナ内のインターフェース名（既定: eth0）"))
+    p.add_argument("--ingress", metavar="RATE",
+                   help=say("limit what the container receives",
+                            "コンテナが受信する帯域を制限する"))
+    p.add_argument("--egress", metavar="RATE",
+                   help=say("limit what the container sends", "コンテナが送信する帯域を制限する"))
+    p.add_argument("--dns", action="append", default=[], metavar="IP",
+                   help=say("nameserver for this container's resolv.conf, instead of the "
+                            "network's (repeatable)",
+                            "このコンテナの resolv.conf に書くネームサーバ、ネットワークの"
+                            "ものの代わり（複数回指定できる）"))
     p.add_argument("--create-netns", action="store_true",
-                   help="create the namespace if it does not exist")
-    p = add(sub, "disconnect", "disconnect a container (idempotent)", _disconnect)
-    p.add_argument("network", type=_arg(names.network))
-    p.add_argument("container", type=_arg(names.container))
-    p.add_argument("--delete-netns", action="store_true", help="then delete its namespace")
-    p = add(sub, "ps", "list connected containers", _ps)
-    p.add_argument("--network", type=_arg(names.network))
-    add(sub, "gc", "clean up after containers whose namespace is gone", _gc)
+                   help=say("create the namespace if it does not exist",
+                            "名前空間がなければ作る"))
+    p = add(sub, "disconnect", say("disconnect a container (idempotent)",
+                                   "コンテナを切断する（冪等）"), _disconnect)
+    p.add_argument("network", type=_arg(names.network),
+                   help=say("the network's name", "ネットワークの名前"))
+    p.add_argument("container", type=_arg(names.container),
+                   help=say("the container's network namespace",
+                            "コンテナのネットワーク名前空間"))
+    p.add_argument("--delete-netns", action="store_true",
+                   help=say("then delete its namespace", "その後で名前空間を削除する"))
+    p = add(sub, "ps", say("list connected containers", "接続されたコンテナの一覧"), _ps)
+    p.add_argument("--network", type=_arg(names.network),
+                   help=say("only the containers of this network",
+                            "このネットワークのコンテナだけ"))
+    add(sub, "gc", say("clean up after containers whose namespace is gone",
+                       "名前空間がなくなったコンテナの後始末をする"), _gc)

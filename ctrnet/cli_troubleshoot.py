@@ -105,7 +105,8 @@ def parse_target(text: str) -> tuple[str, int | None]:
     if not sep:
         return text, None
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise InvalidConfig(f"--to {text!r}: the port must be 1-65535")
+        raise InvalidConfig(f"--to {text!r}: the port must be 1-65535",
+                            ja=f"--to {text!r}: ポートは 1-65535 です")
     return host, int(port)
 
 
@@ -113,7 +114,8 @@ def _trace(args: argparse.Namespace) -> int:
     dst, port = parse_target(args.to)
     proto = args.proto or ("tcp" if port is not None else "icmp")
     if proto != "icmp" and port is None:
-        raise InvalidConfig(f"a {proto} trace needs a port: --to {dst}:PORT")
+        raise InvalidConfig(f"a {proto} trace needs a port: --to {dst}:PORT",
+                            ja=f"{proto} のトレースにはポートが必要です: --to {dst}:PORT")
     state_dir = _state_dir(args)
     with open_world(args.backend, state_dir) as world:
         src = resolve_ns(world, _store(state_dir), args.src)
@@ -158,8 +160,8 @@ def doctor_scope(world: Backend, state: StateStore | None,
         return [], ends or [Container(name, "eth0")], scope
     if any(r.container == name and r.mode is not Mode.BRIDGE for r in _records(state)):
         return [], [], scope  # host or none mode: nothing of its own to check
-    raise InvalidConfig(say(f"no network, bridge or container named {name!r}",
-                            f"{name!r} という名前のネットワーク・ブリッジ・コンテナはない"))
+    raise InvalidConfig(f"no network, bridge or container named {name!r}",
+                        ja=f"{name!r} という名前のネットワーク・ブリッジ・コンテナはありません")
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -209,23 +211,39 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                                   "名前空間（host かコンテナのもの）"))
     p.add_argument("ifname", type=_arg(names.ifname),
                    help=say("interface to capture on", "取得するインターフェース"))
-    p.add_argument("filter", nargs="*", help="pcap-filter: host/net/port/tcp/udp/icmp/arp")
-    p.add_argument("-w", "--write", metavar="FILE", help="write a pcap file (tcpdump -r, "
-                   "Wireshark read it); default: print tcpdump's lines")
+    p.add_argument("filter", nargs="*",
+                   help=say("pcap-filter: host/net/port/tcp/udp/icmp/arp",
+                            "pcap-filter の式: host/net/port/tcp/udp/icmp/arp"))
+    p.add_argument("-w", "--write", metavar="FILE",
+                   help=say("write a pcap file (tcpdump -r, Wireshark read it); default: "
+                            "print tcpdump's lines",
+                            "pcap ファイルに書く（tcpdump -r や Wireshark で読める）。既定: "
+                            "tcpdump 形式の行を表示する"))
     p.add_argument("--duration", type=_arg(seconds_arg), default=1.0,
-                   help="seconds to capture for (simulator: virtual seconds)")
-    p.add_argument("--ping", metavar="ADDR", help="send pings from NS while capturing")
+                   help=say("seconds to capture for (simulator: virtual seconds)",
+                            "取得する秒数（シミュレータでは仮想の秒）"))
+    p.add_argument("--ping", metavar="ADDR",
+                   help=say("send pings from NS while capturing",
+                            "取得しながら NS から ping を送る"))
     p.add_argument("-c", "--count", type=_arg(count_arg), default=1,
-                   help="pings to send (with --ping)")
+                   help=say("pings to send (with --ping)", "送る ping の数（--ping と共に）"))
     p.set_defaults(func=_capture)
 
     p = sub.add_parser("trace", parents=[common],
                        help=say("follow one packet and its reply hop by hop",
                                 "1 つのパケットとその返信をホップごとに追う"))
-    p.add_argument("--from", dest="src", required=True, metavar="NS", type=_arg(names.netns))
-    p.add_argument("--to", required=True, metavar="ADDR[:PORT]")
-    p.add_argument("--proto", choices=PROTOS, help="default: tcp with a port, else icmp")
-    p.add_argument("--timeout", type=_arg(seconds_arg), default=1.0)
+    p.add_argument("--from", dest="src", required=True, metavar="NS", type=_arg(names.netns),
+                   help=say("the namespace the packet leaves from (a container, or host)",
+                            "パケットを送り出す名前空間（コンテナか host）"))
+    p.add_argument("--to", required=True, metavar="ADDR[:PORT]",
+                   help=say("the destination address, and port for tcp/udp",
+                            "宛先のアドレス（tcp/udp ではポートも）"))
+    p.add_argument("--proto", choices=PROTOS,
+                   help=say("default: tcp with a port, else icmp",
+                            "既定: ポートがあれば tcp、なければ icmp"))
+    p.add_argument("--timeout", type=_arg(seconds_arg), default=1.0,
+                   help=say("seconds to wait for the reply (default: 1)",
+                            "返信を待つ秒数（既定: 1）"))
     p.set_defaults(func=_trace)
 
     p = sub.add_parser("doctor", parents=[common],
@@ -240,6 +258,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p = sub.add_parser("topology", parents=[common],
                        help=say("draw namespaces, veths, bridges, addresses, published ports",
                                 "名前空間・veth・ブリッジ・アドレス・公開ポートを描く"))
-    p.add_argument("--format", choices=("text", "dot", "svg"), default="text")
-    p.add_argument("-o", "--output", metavar="FILE")
+    p.add_argument("--format", choices=("text", "dot", "svg"), default="text",
+                   help=say("text for people, Graphviz dot, or an SVG drawing (default: text)",
+                            "人向けの text、Graphviz の dot、SVG の図（既定: text）"))
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help=say("write to FILE instead of stdout",
+                            "標準出力の代わりに FILE に書く"))
     p.set_defaults(func=_topology)

@@ -67,6 +67,15 @@ _ARGPARSE_JA = {
     "invalid choice: %(value)r (choose from %(choices)s)":
         "不正な選択肢です: %(value)r（%(choices)s から選ぶ）",
     "expected one argument": "引数が 1 つ必要です",
+    "expected at most one argument": "引数は 1 つまでです",
+    "expected at least one argument": "引数が 1 つ以上必要です",
+    "argument %(argument_name)s: %(message)s": "引数 %(argument_name)s: %(message)s",
+    "not allowed with argument %s": "引数 %s と一緒には使えません",
+    "one of the arguments %s is required": "引数 %s のどれか 1 つが必要です",
+    "ambiguous option: %(option)s could match %(matches)s":
+        "あいまいなオプションです: %(option)s は %(matches)s のどれにも当てはまります",
+    "ignored explicit argument %r": "明示された引数 %r は無視されました",
+    "can't open '%(filename)s': %(error)s": "'%(filename)s' を開けません: %(error)s",
     "invalid %(type)s value: %(value)r": "%(type)s として不正な値です: %(value)r",
     "%(prog)s: error: %(message)s\n": "%(prog)s: エラー: %(message)s\n",
 }

@@ -24,7 +24,7 @@ from typing import Protocol
 
 from netaddr import IPAddress
 
-from ctrnet.errors import InvalidConfig, from_errno
+from ctrnet.errors import InvalidConfig, from_errno, oserror_ja
 
 __all__ = ["FileStore", "MemoryStore", "Store"]
 
@@ -237,7 +237,10 @@ def _owner_of(path: str, data: bytes) -> str:
     if not owner:
         raise InvalidConfig(f"reservation file {path} names no owner: remove it if no "
                             "container uses that address (then run `ctrnet gc`), or write "
-                            "the container's name into it")
+                            "the container's name into it",
+                            ja=f"予約ファイル {path} に所有者が書かれていません: そのアドレスを"
+                               "使うコンテナがなければ削除し（その後 `ctrnet gc`）、あれば"
+                               "コンテナの名前を書き込んでください")
     return owner
 
 
@@ -284,7 +287,9 @@ class FileStore(_Reservations):
         journal_limit: int = 1 << 20,
     ) -> None:
         if not network or network in {".", ".."} or "/" in network or network.startswith("."):
-            raise InvalidConfig(f"network name {network!r} cannot name a store directory")
+            raise InvalidConfig(f"network name {network!r} cannot name a store directory",
+                                ja=f"ネットワーク名 {network!r} は記録のディレクトリ名に"
+                                   "できません")
         self.directory = Path(root) / network
         self._dir = str(self.directory)
         with self._os_errors():
@@ -330,7 +335,8 @@ class FileStore(_Reservations):
             yield
         except OSError as exc:
             err = exc.errno or errno.EIO
-            raise from_errno(err, f"IPAM store {self._dir}: {exc.strerror or exc}") from exc
+            raise from_errno(err, f"IPAM store {self._dir}: {exc.strerror or exc}",
+                             ja=f"IPAM の記録 {self._dir}: {oserror_ja(exc)}") from exc
 
     def _forget_parent(self) -> None:
         """After fork, stop sharing the parent's lock file description, thread lock and view."""

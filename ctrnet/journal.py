@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ctrnet.errors import InvalidConfig
+from ctrnet.errors import InvalidConfig, oserror_ja
 from ctrnet.safefiles import open_nofollow
 from ctrnet.state import read_json
 
@@ -100,7 +100,10 @@ class Journal:
             return False
         except OSError as exc:
             raise InvalidConfig(f"journal {self.folder} cannot be listed ({exc.strerror}): "
-                                f"fix its permissions (chmod u+rwx {self.folder})") from exc
+                                f"fix its permissions (chmod u+rwx {self.folder})",
+                                ja=f"ジャーナル {self.folder} の一覧を読めません（"
+                                   f"{oserror_ja(exc)}）: パーミッションを直してください"
+                                   f"（chmod u+rwx {self.folder}）") from exc
 
     def dead(self) -> Iterator[Entry]:
         """The entries no live process holds, each locked by us while the caller handles it
@@ -156,7 +159,9 @@ class Journal:
             self.folder.mkdir(mode=0o700, exist_ok=True)
         except FileExistsError:
             raise InvalidConfig(f"journal {self.folder} should be a directory: move it "
-                                "away") from None
+                                "away",
+                                ja=f"ジャーナル {self.folder} はディレクトリであるべきです: "
+                                   "別の場所へ移してください") from None
 
     def _paths(self) -> list[Path]:
         try:
@@ -165,10 +170,15 @@ class Journal:
             return []
         except NotADirectoryError:
             raise InvalidConfig(f"journal {self.folder} should be a directory: move it "
-                                "away") from None
+                                "away",
+                                ja=f"ジャーナル {self.folder} はディレクトリであるべきです: "
+                                   "別の場所へ移してください") from None
         except OSError as exc:
             raise InvalidConfig(f"journal {self.folder} cannot be listed ({exc.strerror}): "
-                                f"fix its permissions (chmod u+rwx {self.folder})") from exc
+                                f"fix its permissions (chmod u+rwx {self.folder})",
+                                ja=f"ジャーナル {self.folder} の一覧を読めません（"
+                                   f"{oserror_ja(exc)}）: パーミッションを直してください"
+                                   f"（chmod u+rwx {self.folder}）") from exc
         return [self.folder / n for n in sorted(names)
                 if n.endswith(".json") and not n.startswith(".")]
 
@@ -212,9 +222,15 @@ class Journal:
             version = data.get("version") if isinstance(data, dict) else None
             raise InvalidConfig(f"journal entry {path} has format version {version!r}, not "
                                 f"{FORMAT_VERSION} (another ctrnet wrote it): finish it with "
-                                "that ctrnet, or remove it and run `ctrnet gc`")
+                                "that ctrnet, or remove it and run `ctrnet gc`",
+                                ja=f"ジャーナルの項目 {path} の形式のバージョンは {version!r} で"
+                                   f"、{FORMAT_VERSION} ではありません（別の ctrnet が書いたもの"
+                                   "）: その ctrnet で完了させるか、削除して `ctrnet gc` を実行"
+                                   "してください")
         if (data.get("op") not in _OPERATIONS or not isinstance(data.get("args"), dict)
                 or not isinstance(data.get("id"), str)):
             raise InvalidConfig(f"journal entry {path} is corrupt: remove it and run "
-                                "`ctrnet gc`")
+                                "`ctrnet gc`",
+                                ja=f"ジャーナルの項目 {path} が壊れています: 削除して "
+                                   "`ctrnet gc` を実行してください")
         return data

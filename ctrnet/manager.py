@@ -267,7 +267,8 @@ class NetworkManager:
         self.recover()
         spec = self.state.network(name)
         if spec is None:
-            raise NotFound(f"network {name!r} does not exist")
+            raise NotFound(f"network {name!r} does not exist",
+                           ja=f"ネットワーク {name!r} は存在しません")
         return spec
 
     def endpoints(self, network: str | None = None) -> list[EndpointRecord]:
@@ -366,12 +367,17 @@ class NetworkManager:
     def _validate_network(self, spec: NetworkSpec) -> None:
         for other in self.state.networks():
             if other.name == spec.name:
-                raise FieldError("name", f"network {spec.name!r} exists already")
+                raise FieldError("name", f"network {spec.name!r} exists already",
+                                 ja=f"ネットワーク {spec.name!r} はすでに存在します")
             if other.bridge == spec.bridge:
-                raise FieldError("bridge", f"bridge {spec.bridge!r} is network {other.name!r}'s")
+                raise FieldError("bridge", f"bridge {spec.bridge!r} is network {other.name!r}'s",
+                                 ja=f"ブリッジ {spec.bridge!r} はネットワーク {other.name!r} の"
+                                    "ものです")
             if other.overlaps(spec):
                 raise FieldError(
-                    "subnet", f"{spec.subnet} overlaps {other.subnet} of network {other.name!r}"
+                    "subnet", f"{spec.subnet} overlaps {other.subnet} of network {other.name!r}",
+                    ja=f"{spec.subnet} はネットワーク {other.name!r} の {other.subnet} と"
+                       "重なります",
                 )
 
     def create_network(self, spec: NetworkSpec) -> NetworkSpec:
@@ -382,7 +388,9 @@ class NetworkManager:
             self._check_state()
             self._validate_network(spec)
             if any(link.name == spec.bridge for link in backend.link_list(host)):
-                raise FieldError("bridge", f"a link named {spec.bridge!r} exists in the host")
+                raise FieldError("bridge", f"a link named {spec.bridge!r} exists in the host",
+                                 ja=f"ホストに {spec.bridge!r} という名前のリンクがすでに"
+                                    "あります")
             entry = self._begin("network-create", name=spec.name)
             plan = self.plan("create")
             try:
@@ -426,12 +434,16 @@ class NetworkManager:
             endpoints = self.state.endpoints(name)
             if endpoints and not force:
                 held = ", ".join(e.container for e in endpoints)
-                raise InvalidConfig(f"network {name!r} has connected containers: {held}")
+                raise InvalidConfig(f"network {name!r} has connected containers: {held}",
+                                    ja=f"ネットワーク {name!r} には接続されたコンテナがあります"
+                                       f": {held}（--force で先に切断できます）")
             self._check_state()
             busy = [e for e in self.journal.live() if e.get("network") == name]
             if busy:
                 raise InvalidConfig(f"network {name!r} is in use by a {busy[0]['op']} under "
-                                    "way: try again when it is over")
+                                    "way: try again when it is over",
+                                    ja=f"ネットワーク {name!r} は実行中の {busy[0]['op']} が"
+                                       "使っています: 終わってから再実行してください")
             entry = self._begin("network-rm", name=name)
             try:
                 self._delete_network(name)

@@ -90,7 +90,7 @@ class InvalidName(InvalidConfig):
 
     def __init__(self, kind: Kind, value: object, reason: str, *, ja: str) -> None:
         super().__init__(f"{_WHAT[kind]} {shown(value)} {reason}",
-                         ja=f"{_WHAT_JA[kind]} {shown(value)} は{ja}")
+                         ja=f"{_WHAT_JA[kind]} {shown(value)} は{' ' * ja[:1].isascii()}{ja}")
         self.kind = kind
         self.value = value
         self.reason = reason

@@ -11,7 +11,7 @@ import os
 import stat
 from pathlib import Path
 
-from ctrnet.errors import InvalidConfig
+from ctrnet.errors import InvalidConfig, oserror_ja
 
 __all__ = ["open_nofollow", "secure_dir"]
 
@@ -27,25 +27,40 @@ def secure_dir(path: Path, *, create: bool = True) -> Path:
             pass  # not a directory: reported below
         except OSError as exc:
             raise InvalidConfig(f"state directory {path} cannot be made: "
-                                f"{exc.strerror}") from exc
+                                f"{exc.strerror}",
+                                ja=f"状態ディレクトリ {path} を作れません: "
+                                   f"{oserror_ja(exc)}") from exc
     try:
         info = os.lstat(path)
     except FileNotFoundError:
-        raise InvalidConfig(f"state directory {path} does not exist") from None
+        raise InvalidConfig(f"state directory {path} does not exist",
+                            ja=f"状態ディレクトリ {path} は存在しません") from None
     except OSError as exc:
-        raise InvalidConfig(f"state directory {path} cannot be read: {exc.strerror}") from exc
+        raise InvalidConfig(f"state directory {path} cannot be read: {exc.strerror}",
+                            ja=f"状態ディレクトリ {path} を読めません: "
+                               f"{oserror_ja(exc)}") from exc
     if stat.S_ISLNK(info.st_mode):
         raise InvalidConfig(f"state directory {path} is a symlink: point --state-dir at the "
-                            "directory itself")
+                            "directory itself",
+                            ja=f"状態ディレクトリ {path} はシンボリックリンクです: "
+                               "--state-dir にはディレクトリそのものを指定してください")
     if not stat.S_ISDIR(info.st_mode):
         raise InvalidConfig(f"state directory {path} is not a directory: move it away or "
-                            "choose another --state-dir")
+                            "choose another --state-dir",
+                            ja=f"状態ディレクトリ {path} はディレクトリではありません: 別の場所"
+                               "へ移すか、別の --state-dir を指定してください")
     if info.st_uid != os.geteuid():
         raise InvalidConfig(f"state directory {path} belongs to uid {info.st_uid}, not to "
-                            f"you (uid {os.geteuid()}): use a directory of your own")
+                            f"you (uid {os.geteuid()}): use a directory of your own",
+                            ja=f"状態ディレクトリ {path} の所有者は uid {info.st_uid} で、"
+                               f"あなた（uid {os.geteuid()}）ではありません: 自分の"
+                               "ディレクトリを使ってください")
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         raise InvalidConfig(f"state directory {path} is writable by others "
-                            f"(mode {stat.S_IMODE(info.st_mode):04o}): chmod go-w {path}")
+                            f"(mode {stat.S_IMODE(info.st_mode):04o}): chmod go-w {path}",
+                            ja=f"状態ディレクトリ {path} は他のユーザーも書き込めます"
+                               f"（モード {stat.S_IMODE(info.st_mode):04o}）: "
+                               f"chmod go-w {path}")
     return path
 
 
@@ -57,9 +72,13 @@ def open_nofollow(path: Path, flags: int, mode: int = 0o600) -> int:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise InvalidConfig(f"state file {path} is a symlink, which ctrnet never makes: "
-                                "remove it") from exc
+                                "remove it",
+                                ja=f"状態ファイル {path} はシンボリックリンクです（ctrnet は"
+                                   "そうは作りません）: 削除してください") from exc
         raise
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise InvalidConfig(f"state file {path} is not a regular file: remove it")
+        raise InvalidConfig(f"state file {path} is not a regular file: remove it",
+                            ja=f"状態ファイル {path} は通常のファイルではありません: "
+                               "削除してください")
     return fd
