@@ -87,8 +87,9 @@ def _cmd_sim_exec(args: argparse.Namespace) -> int:
     if argv and argv[0] == "--":
         argv = argv[1:]
     if not argv:
-        print("ctrnet sim exec: no command given (ctrnet sim exec -- CMD [ARGS...])",
-              file=sys.stderr)
+        print(i18n.say("ctrnet sim exec: no command given (ctrnet sim exec -- CMD [ARGS...])",
+                       "ctrnet sim exec: コマンドがありません（ctrnet sim exec -- CMD "
+                       "[ARGS...]）"), file=sys.stderr)
         return 2
     return run_sim_command(argv, args.state, in_world=in_world)
 
@@ -105,33 +106,49 @@ def _cmd_sim_shell(args: argparse.Namespace) -> int:
 
 def _add_sim_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`ctrnet sim exec|shell`: the guide's commands, and any script, on the simulator."""
-    sim = sub.add_parser("sim", help="run commands or a shell against a simulated world")
+    say = i18n.say
+    sim = sub.add_parser("sim", help=say("run commands or a shell against a simulated world",
+                                         "シミュレーションの世界でコマンドやシェルを実行する"))
     verbs = sim.add_subparsers(dest="sim_command", required=True, metavar="VERB")
-    state_help = ("keep the world in DIR: it is loaded before and saved after the run "
-                  "(default: a fresh world, discarded)")
+    state_help = say("keep the world in DIR: it is loaded before and saved after the run "
+                     "(default: a fresh world, discarded)",
+                     "世界を DIR に保つ: 実行前に読み込み、実行後に保存する（既定: 新しい世界"
+                     "を使い、終了時に捨てる）")
     # `--state ""` is a mistake, not "a fresh world" (the same rule as --state-dir).
     state_dir = cli_network._arg(cli_network._state_dir_arg)
-    p = verbs.add_parser("exec", help="run CMD with ip, iptables, ping… acting on the world")
+    p = verbs.add_parser("exec", help=say("run CMD with ip, iptables, ping… acting on the world",
+                                          "ip・iptables・ping… がその世界に作用する状態で CMD "
+                                          "を実行する"))
     p.add_argument("--state", metavar="DIR", help=state_help, type=state_dir)
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
     p.set_defaults(func=_cmd_sim_exec)
-    p = verbs.add_parser("shell", help="an interactive shell in the simulated world")
+    p = verbs.add_parser("shell", help=say("an interactive shell in the simulated world",
+                                           "シミュレーションの世界の対話シェル"))
     p.add_argument("--state", metavar="DIR", help=state_help, type=state_dir)
     p.set_defaults(func=_cmd_sim_shell)
-    p = verbs.add_parser("compare", help="run CMD on the simulator and on the real kernel and "
-                         "print the differences of every tool invocation, or \"identical\"")
+    p = verbs.add_parser("compare", help=say(
+        "run CMD on the simulator and on the real kernel and print the differences of every "
+        "tool invocation, or \"identical\"",
+        "CMD をシミュレータと実際のカーネルで実行し、各ツール呼び出しの違い（なければ "
+        "\"identical\"）を表示する"))
     p.add_argument("--state", metavar="DIR", type=state_dir,
-                   help="the simulator's side keeps its world in DIR "
-                   "(the kernel's side always starts from an empty sandbox)")
+                   help=say("the simulator's side keeps its world in DIR "
+                            "(the kernel's side always starts from an empty sandbox)",
+                            "シミュレータ側は世界を DIR に保つ（カーネル側は常に空の"
+                            "サンドボックスから始まる）"))
     p.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
-                   help="real seconds each side may take (default: 120)")
+                   help=say("real seconds each side may take (default: 120)",
+                            "それぞれの側にかけてよい実時間の秒数（既定: 120）"))
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
     p.set_defaults(func=_cmd_sim_compare)
 
 
 def _add_grade_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`ctrnet grade`: an implementation against the guide's six-item checklist."""
-    p = sub.add_parser("grade", help="grade ctrnet or a CNI plugin against the checklist")
+    p = sub.add_parser("grade", help=i18n.say("grade ctrnet or a CNI plugin against the "
+                                              "checklist",
+                                              "ctrnet か CNI プラグインをチェックリストで"
+                                              "採点する"))
     grade_command.add_arguments(p)
     p.set_defaults(func=grade_command.run)
 
@@ -179,12 +196,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = cast("argparse._SubParsersAction[argparse.ArgumentParser]",
                parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
 
-    p = sub.add_parser("backends", help="list the backends and their capabilities")
+    p = sub.add_parser("backends", help=say("list the backends and their capabilities",
+                                            "バックエンドとその機能の一覧"))
     p.set_defaults(func=_cmd_backends)
 
-    p = sub.add_parser("conformance", help="run the conformance suite against a backend")
-    p.add_argument("--backend", choices=sorted(REGISTRY), default="sim")
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
+    p = sub.add_parser("conformance", help=say("run the conformance suite against a backend",
+                                               "バックエンドに対して適合性テストを実行する"))
+    p.add_argument("--backend", choices=sorted(REGISTRY), default="sim",
+                   help=say("the backend to test (default: sim)",
+                            "テストするバックエンド（既定: sim）"))
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER,
+                   help=say("passed on to pytest", "pytest にそのまま渡す"))
     p.set_defaults(func=_cmd_conformance)
     _add_sim_commands(sub)
     _add_grade_command(sub)
@@ -271,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ctrnet: {error_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("ctrnet: interrupted", file=sys.stderr)
+        print(i18n.say("ctrnet: interrupted", "ctrnet: 中断されました"), file=sys.stderr)
         return 130
     except BrokenPipeError:
         # `ctrnet trace … | head`: the reader is gone, as for any tool that dies of SIGPIPE;
