@@ -39,7 +39,8 @@ def fail_at(step: str, operation: str | None = None) -> FaultHook:
 
     def hook(op: str, name: str) -> None:
         if name == step and (operation is None or op == operation):
-            raise InjectedFault(f"injected fault at step {op}:{name}")
+            raise InjectedFault(f"injected fault at step {op}:{name}",
+                                ja=f"手順 {op}:{name} で故意に起こした失敗")
 
     return hook
 

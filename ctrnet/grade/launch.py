@@ -65,7 +65,9 @@ class KernelLauncher:
 
     def __init__(self, backend: Backend, workdir: Path, limits: Limits | None = None) -> None:
         if LAUNCH_IN_NAMESPACE not in backend.capabilities:
-            raise InvalidConfig(f"backend {backend.name!r} has no real namespaces to run in")
+            raise InvalidConfig(f"backend {backend.name!r} has no real namespaces to run in",
+                                ja=f"バックエンド {backend.name!r} には実行に使える本物の"
+                                   "名前空間がありません")
         self._backend = backend
         self.log = workdir / "tools.log"
         self.bindir = workdir / "bin"
@@ -147,4 +149,5 @@ def launcher_for(backend: Backend, workdir: Path) -> RecordingLauncher:
         return KernelLauncher(backend, workdir)
     if SIMULATED_COMMAND_LINE in backend.capabilities:
         return sim_launcher(backend, workdir)
-    raise InvalidConfig(f"CNI plugins cannot run on backend {backend.name!r}")
+    raise InvalidConfig(f"CNI plugins cannot run on backend {backend.name!r}",
+                        ja=f"バックエンド {backend.name!r} では CNI プラグインを実行できません")

@@ -97,9 +97,9 @@ class BackendServer:
                     reply: tuple[str, object] = ("ok", value)
                 except CtrnetError as exc:
                     reply = ("error", (type(exc), str(exc.args[0] if exc.args else exc),
-                                       exc.errno))
+                                       exc.errno, exc.message_ja))
                 except Exception as exc:  # noqa: BLE001 - reported to the plugin, not raised here
-                    reply = ("error", (CtrnetError, f"{type(exc).__name__}: {exc}", 0))
+                    reply = ("error", (CtrnetError, f"{type(exc).__name__}: {exc}", 0, None))
                 try:
                     _send(conn, reply)
                 except OSError:
@@ -111,7 +111,8 @@ class BackendServer:
         if method == "__resolve__":
             return self.resolve(str(args[0]))
         if method.startswith("_") or method == "close":
-            raise CtrnetError(f"{method} is not served")
+            raise CtrnetError(f"{method} is not served",
+                              ja=f"{method} はこのサーバでは扱いません")
         action: Callable[..., object] = getattr(self.backend, method)
         return action(*args, **kwargs)
 
@@ -158,15 +159,16 @@ class RemoteBackend(Backend):
         _send(self._sock, (method, args, kwargs))
         reply = _recv(self._sock)
         if reply is None:
-            raise CtrnetError("the world server went away")
+            raise CtrnetError("the world server went away",
+                              ja="世界のサーバがいなくなりました")
         status, value = reply
         if status == "ok":
             return value
-        cls, message, errno = value
+        cls, message, errno, ja = value
         try:
-            error = cls(message, errno)
-        except TypeError:  # a kind with its own constructor: keep message and errno
-            error = CtrnetError(message, errno)
+            error = cls(message, errno, ja=ja)
+        except TypeError:  # a kind with its own constructor: keep message, errno, wordings
+            error = CtrnetError(message, errno, ja=ja)
         raise error
 
     def resolve(self, netns_path: str) -> str | None:

@@ -54,14 +54,17 @@ def linktype(data: bytes) -> int:
 
 def _magic(data: bytes) -> tuple[str, int]:
     if len(data) < 24:
-        raise InvalidConfig("not a pcap file: shorter than its 24-byte header")
+        raise InvalidConfig("not a pcap file: shorter than its 24-byte header",
+                            ja="pcap ファイルではありません: 24 バイトのヘッダより短いです")
     for endian in ("<", ">"):
         (magic,) = struct.unpack(endian + "I", data[:4])
         if magic == MAGIC_USEC:
             return endian, 1_000_000
         if magic == MAGIC_NSEC:
             return endian, 1_000_000_000
-    raise InvalidConfig("not a pcap file (pcapng is not read; save as pcap)")
+    raise InvalidConfig("not a pcap file (pcapng is not read; save as pcap)",
+                        ja="pcap ファイルではありません（pcapng は読めません。pcap 形式で保存"
+                           "してください）")
 
 
 def iter_records(data: bytes) -> Iterator[Record]:

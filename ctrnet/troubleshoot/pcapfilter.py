@@ -25,7 +25,7 @@ def compile_filter(expression: str | None) -> Predicate:
     parser = _Parser(_TOKEN.findall(expression), expression)
     predicate = parser.expr()
     if parser.peek() is not None:
-        raise parser.error(f"unexpected {parser.peek()!r}")
+        raise parser.error(f"unexpected {parser.peek()!r}", f"予期しない {parser.peek()!r}")
     return predicate
 
 
@@ -35,8 +35,9 @@ class _Parser:
         self.pos = 0
         self.text = text
 
-    def error(self, why: str) -> InvalidConfig:
-        return InvalidConfig(f"capture filter {self.text!r}: {why}")
+    def error(self, why: str, why_ja: str) -> InvalidConfig:
+        return InvalidConfig(f"capture filter {self.text!r}: {why}",
+                             ja=f"キャプチャのフィルタ {self.text!r}: {why_ja}")
 
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -44,7 +45,7 @@ class _Parser:
     def take(self) -> str:
         token = self.peek()
         if token is None:
-            raise self.error("ends too soon")
+            raise self.error("ends too soon", "途中で終わっています")
         self.pos += 1
         return token
 
@@ -74,7 +75,7 @@ class _Parser:
             self.take()
             inner = self.expr()
             if self.take() != ")":
-                raise self.error("missing ')'")
+                raise self.error("missing ')'", "')' がありません")
             return inner
         return self.primitive()
 
@@ -99,23 +100,26 @@ class _Parser:
             return _net(direction, self._network(self.take()))
         if token == "port":
             return _port(direction, self._port(self.take()), proto)
-        raise self.error(f"unknown primitive {token!r}")
+        raise self.error(f"unknown primitive {token!r}", f"未知のプリミティブ {token!r}")
 
     def _address(self, text: str) -> str:
         try:
             return str(ipaddress.IPv4Address(text))
         except ValueError:
-            raise self.error(f"{text!r} is not an IPv4 address") from None
+            raise self.error(f"{text!r} is not an IPv4 address",
+                             f"{text!r} は IPv4 アドレスではありません") from None
 
     def _network(self, text: str) -> ipaddress.IPv4Network:
         try:
             return ipaddress.IPv4Network(text, strict=False)
         except ValueError:
-            raise self.error(f"{text!r} is not an IPv4 network") from None
+            raise self.error(f"{text!r} is not an IPv4 network",
+                             f"{text!r} は IPv4 ネットワークではありません") from None
 
     def _port(self, text: str) -> int:
         if not text.isdigit() or not 0 <= int(text) <= 65535:
-            raise self.error(f"{text!r} is not a port number")
+            raise self.error(f"{text!r} is not a port number",
+                             f"{text!r} はポート番号ではありません")
         return int(text)
 
 

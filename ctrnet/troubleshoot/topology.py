@@ -228,10 +228,13 @@ def svg(dot_text: str) -> bytes:
     """Run Graphviz `dot -Tsvg`; EOPNOTSUPP with the package to install when it is missing."""
     if shutil.which("dot") is None:
         raise from_errno(errno.EOPNOTSUPP, "rendering SVG needs Graphviz: apt-get install graphviz "
-                         "(or use --format dot / text)")
+                         "(or use --format dot / text)",
+                         ja="SVG の描画には Graphviz が必要です: apt-get install graphviz"
+                            "（または --format dot / text を使う）")
     done = subprocess.run(["dot", "-Tsvg"], input=dot_text.encode(), capture_output=True,
                           check=False, timeout=60)
     if done.returncode != 0:
         detail = done.stderr.decode(errors="replace").strip()
-        raise from_errno(errno.EINVAL, f"dot failed: {detail}")
+        raise from_errno(errno.EINVAL, f"dot failed: {detail}",
+                         ja=f"dot が失敗しました: {detail}")
     return done.stdout

@@ -36,7 +36,8 @@ def run_probe(backend: Backend, ns: str, dst: str, proto: str, port: int | None,
             return "answered" if backend.ping(ns, dst, count=1, timeout=timeout).ok \
                 else "timeout"
         if port is None:
-            raise InvalidConfig(f"a {proto} trace needs a port (--to ADDR:PORT)")
+            raise InvalidConfig(f"a {proto} trace needs a port (--to ADDR:PORT)",
+                                ja=f"{proto} のトレースにはポートが必要です（--to ADDR:PORT）")
         result = backend.connect(ns, Proto(proto), dst, port, timeout=timeout)
     except Unreachable:
         return "unreachable"
