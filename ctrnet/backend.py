@@ -247,7 +247,8 @@ class Backend(abc.ABC):
         for link in self.link_list(ns):
             if link.name == name:
                 return link
-        raise NotFound(f"device {name!r} not found in namespace {ns!r}", errno.ENODEV)
+        raise NotFound(f"device {name!r} not found in namespace {ns!r}", errno.ENODEV,
+                       ja=f"名前空間 {ns!r} にデバイス {name!r} はありません")
 
     # -- addresses -----------------------------------------------------------------------
     @abc.abstractmethod
@@ -353,13 +354,15 @@ class Backend(abc.ABC):
         """Capture the frames `ifname` sends and receives from now on, as Ethernet frames;
         `filter` is a pcap-filter expression (host, net, port, tcp/udp/icmp/arp, and/or/not).
         ENODEV if there is no such device."""
-        raise from_errno(errno.EOPNOTSUPP, f"backend {self.name!r} cannot capture")
+        raise from_errno(errno.EOPNOTSUPP, f"backend {self.name!r} cannot capture",
+                         ja=f"バックエンド {self.name!r} はパケットを取得できません")
 
     def trace(self, ns: str, dst: str, *, proto: str = "icmp", port: int | None = None,
               timeout: float = 1.0) -> PacketTrace:
         """Send one probe (ICMP echo, TCP connect or UDP datagram) from `ns` to `dst` and
         follow it and its reply hop by hop. The world is expected to be otherwise quiet."""
-        raise from_errno(errno.EOPNOTSUPP, f"backend {self.name!r} cannot trace")
+        raise from_errno(errno.EOPNOTSUPP, f"backend {self.name!r} cannot trace",
+                         ja=f"バックエンド {self.name!r} はトレースできません")
 
     # -- netfilter -----------------------------------------------------------------------
     @abc.abstractmethod

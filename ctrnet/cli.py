@@ -187,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=say("A testbed and conformance suite for Linux container networking.",
                         "Linux のコンテナネットワークのテストベッドと適合性テストスイート。"),
     )
-    parser.add_argument("--version", action="version", version=f"ctrnet {__version__}")
+    parser.add_argument("--version", action="version", version=f"ctrnet {__version__}",
+                        help=say("show the version and exit", "バージョンを表示して終了する"))
     parser.add_argument("--lang", choices=i18n.LANGS, default=None,
                         help=say("language of the output for people (default: from LC_ALL, "
                                  "LC_MESSAGES or LANG)",

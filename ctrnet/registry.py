@@ -44,7 +44,9 @@ def _open_kernel(**options: Any) -> Backend:
     except ModuleNotFoundError as exc:
         if (exc.name or "").partition(".")[0] != "pyroute2":
             raise
-        raise MissingDependency(_missing_message("kernel", "pyroute2")) from exc
+        raise MissingDependency(_missing_message("kernel", "pyroute2"),
+                                ja="kernel バックエンドには pyroute2 が必要ですが、インストール"
+                                   f"されていません: {KERNEL_EXTRA_HINT}") from exc
     return KernelBackend(**options)
 
 
@@ -91,7 +93,9 @@ def entry(name: str) -> BackendEntry:
         return REGISTRY[name]
     except KeyError:
         choices = ", ".join(REGISTRY)
-        raise InvalidConfig(f"unknown backend {name!r}; choose one of {choices}") from None
+        raise InvalidConfig(f"unknown backend {name!r}; choose one of {choices}",
+                            ja=f"未知のバックエンド {name!r} です。{choices} から選んでください"
+                            ) from None
 
 
 def open_backend(name: str, **options: Any) -> Backend:
