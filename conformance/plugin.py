@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from ctrnet.backend import Backend
-from ctrnet.registry import REGISTRY, enter_kernel_sandbox, entry, kernel_mode, open_backend
+from ctrnet.registry import REGISTRY, entry, open_backend
 
 from .hostcheck import root_namespace_unchanged  # noqa: F401  (autouse)
 
@@ -42,14 +42,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> None:
-    """--backend kernel without root: re-run pytest inside a rootless sandbox (user + network
-    + mount namespaces of its own) when this host allows it; `backend_name` says why not."""
-    if config.getoption("--backend") != "kernel" or os.geteuid() == 0:
+    """A backend that needs root (--backend kernel) without root: re-run pytest inside a
+    rootless sandbox (user + network + mount namespaces of its own) when the backend has one
+    and this host allows it; `backend_name` says why not."""
+    sandbox = entry(config.getoption("--backend")).rootless
+    if sandbox is None or os.geteuid() == 0:
         return
     capture = config.pluginmanager.getplugin("capturemanager")
     if capture is not None:  # the re-run's output must reach the terminal, not a capture file
         capture.stop_global_capturing()
-    enter_kernel_sandbox()
+    sandbox.enter()
     if capture is not None:
         capture.start_global_capturing()
 
@@ -61,9 +63,10 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.fixture(scope="session")
 def backend_name(request: pytest.FixtureRequest) -> str:
     name: str = request.config.getoption("--backend")
-    reason = entry(name).unavailable()
-    if reason is not None and name == "kernel" and os.geteuid() != 0:
-        pytest.exit(f"the kernel backend needs root: {kernel_mode()[1]}", returncode=2)
+    chosen = entry(name)
+    reason = chosen.unavailable()
+    if reason is not None and chosen.rootless is not None and os.geteuid() != 0:
+        pytest.exit(f"the {name} backend needs root: {chosen.rootless.mode()[1]}", returncode=2)
     if reason is not None:
         hint = " (run as root, or in the Vagrant VM)" if reason.endswith("root") else ""
         pytest.exit(reason + hint, returncode=2)

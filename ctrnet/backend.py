@@ -45,6 +45,15 @@ LAUNCH_IN_NAMESPACE = "launch-in-namespace"
 #: The simulated command line can serve this world to processes: its shims (`ip`,
 #: `iptables`, `nsenter`, ...) act on it (`ctrnet.backends.sim.cmdline`).
 SIMULATED_COMMAND_LINE = "simulated-command-line"
+#: It is the running Linux kernel, whose behaviour is the specification: the differential
+#: tests of the simulated command line (`ctrnet.compare`) compare the simulator with it, and
+#: run when the suite runs on a backend that has it.
+ORACLE = "oracle"
+#: Its world lives in this process's memory: a forked child acts on a copy of its own, and a
+#: kept world (`state_dir`) is a file of its state directory, gone with the directory.
+#: Without it the world is the machine's: namespaces every process shares, which outlive the
+#: process and the directory.
+IN_PROCESS = "in-process"
 
 
 class Listener(abc.ABC):

@@ -16,17 +16,18 @@ from typing import NoReturn, TextIO, cast
 import pytest
 
 from ctrnet import __version__, cli_network, cli_troubleshoot, i18n
-from ctrnet.backend import Backend
+from ctrnet.backend import SIMULATED_COMMAND_LINE, Backend
+from ctrnet.compare import oracle
 from ctrnet.errors import CtrnetError
 from ctrnet.grade import command as grade_command
 from ctrnet.registry import (
+    KERNEL_SANDBOX,
     REGISTRY,
-    enter_kernel_sandbox,
-    join_kernel_keeper,
-    kernel_mode,
+    BackendEntry,
+    RootlessSandbox,
+    entry,
     open_backend,
     run_sim_command,
-    run_sim_compare,
     run_sim_shell,
 )
 from ctrnet.state import default_state_dir
@@ -49,20 +50,31 @@ def error_line(exc: CtrnetError) -> str:
     return f"{kind}: {exc.in_lang('ja')}"
 
 
-def _uses_throwaway_kernel(args: argparse.Namespace) -> bool:
-    """Whether the command works on throw-away kernel worlds only (which a rootless sandbox
-    can hold: they end with the process), as opposed to the operator's persistent ones."""
-    if args.command == "sim":
-        return bool(args.sim_command == "compare")
-    return args.command in ("backends", "conformance", "grade") and (
-        args.command == "backends" or getattr(args, "backend", None) == "kernel")
+def _chosen(args: argparse.Namespace) -> BackendEntry | None:
+    """The registry entry of the backend the command acts on (None: it names none)."""
+    name = getattr(args, "backend", None)
+    return None if name is None else entry(name)
+
+
+def _throwaway_sandbox(args: argparse.Namespace) -> RootlessSandbox | None:
+    """The rootless sandbox a command re-runs in first, without root, when it works on
+    throw-away worlds only (which the sandbox can hold: they end with the process), as
+    opposed to the operator's persistent ones; None for the others."""
+    if args.command == "sim":  # `sim compare`: its kernel side
+        return KERNEL_SANDBOX if args.sim_command == "compare" else None
+    if args.command == "backends":  # to open one world of each
+        return next((e.rootless for e in REGISTRY.values() if e.rootless is not None), None)
+    chosen = _chosen(args)
+    if args.command in ("conformance", "grade") and chosen is not None:
+        return chosen.rootless
+    return None
 
 
 def _cmd_backends(args: argparse.Namespace) -> int:
     """List the backends and what each can do here."""
-    for name, entry in REGISTRY.items():
-        reason = entry.unavailable()
-        mode, why = kernel_mode() if name == "kernel" else ("", "")
+    for name, known in REGISTRY.items():
+        reason = known.unavailable()
+        mode, why = known.rootless.mode() if known.rootless is not None else ("", "")
         if reason is not None:
             print(f"{name:8} unavailable: {why if mode == 'unavailable' else reason}")
             continue
@@ -96,7 +108,7 @@ def _cmd_sim_exec(args: argparse.Namespace) -> int:
 
 def _cmd_sim_compare(args: argparse.Namespace) -> int:
     """Run a command on both backends; print the differences of every tool invocation."""
-    return run_sim_compare(args.argv, args.state, args.timeout)
+    return oracle.main(args.argv, state_dir=args.state, timeout=args.timeout)
 
 
 def _cmd_sim_shell(args: argparse.Namespace) -> int:
@@ -232,7 +244,9 @@ def in_world(argv: list[str], world: Backend, records: str, env: dict[str, str],
             args = build_parser().parse_args(argv)
     except SystemExit:
         return None  # --help, --version or a usage error: the real ctrnet says it
-    if (args.command not in WORLD_COMMANDS or getattr(args, "backend", None) != "sim"
+    chosen = _chosen(args)
+    if (args.command not in WORLD_COMMANDS or chosen is None
+            or SIMULATED_COMMAND_LINE not in chosen.capabilities
             or getattr(args, "state_dir", "") is not None):
         return None
     if i18n.from_argv(argv) is None:
@@ -245,8 +259,9 @@ def in_world(argv: list[str], world: Backend, records: str, env: dict[str, str],
 def _world_held_by_a_sim_run(args: argparse.Namespace) -> str | None:
     """A world command on the simulator whose world a `ctrnet sim shell|exec --state` run
     holds would wait for that lock as long as the run lasts: say so instead (None: go on)."""
-    if getattr(args, "backend", None) != "sim" or not hasattr(args, "state_dir") \
-            or cli_network._injected:
+    chosen = _chosen(args)
+    if chosen is None or SIMULATED_COMMAND_LINE not in chosen.capabilities \
+            or not hasattr(args, "state_dir") or cli_network._injected:
         return None
     world_dir = os.path.join(args.state_dir or default_state_dir("sim"), "world")
     holder = sim_run_holding(world_dir)
@@ -271,16 +286,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version or a usage error, printed already
         return exc.code if isinstance(exc.code, int) else 2
     i18n.set_lang(args.lang or i18n.detect())
-    if _uses_throwaway_kernel(args):
-        enter_kernel_sandbox()  # without root: re-run inside a rootless sandbox, if allowed
-    elif getattr(args, "backend", None) == "kernel" and os.geteuid() != 0:
-        if not hasattr(args, "state_dir"):
-            print("ctrnet: this command needs the kernel backend as root", file=sys.stderr)
+    chosen = _chosen(args)
+    throwaway = _throwaway_sandbox(args)
+    if throwaway is not None:
+        throwaway.enter()  # without root: re-run inside a rootless sandbox, if allowed
+    elif chosen is not None and chosen.needs_root and os.geteuid() != 0:
+        if chosen.rootless is None or not hasattr(args, "state_dir"):
+            print(f"ctrnet: this command needs the {chosen.name} backend as root",
+                  file=sys.stderr)
             return 1
         # The user's own state directory, chosen before becoming the sandbox's root.
-        args.state_dir = args.state_dir or default_state_dir("kernel")
+        args.state_dir = args.state_dir or default_state_dir(chosen.name)
         try:
-            join_kernel_keeper(args.state_dir)
+            chosen.rootless.join_keeper(args.state_dir)
         except OSError as exc:
             print(f"ctrnet: {exc.strerror or exc}", file=sys.stderr)
             return 1

@@ -13,12 +13,21 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ctrnet.backend import LAUNCH_IN_NAMESPACE, SIMULATED_COMMAND_LINE, THREAD_SAFE, Backend
+from ctrnet.backend import (
+    IN_PROCESS,
+    LAUNCH_IN_NAMESPACE,
+    ORACLE,
+    SIMULATED_COMMAND_LINE,
+    THREAD_SAFE,
+    Backend,
+)
 from ctrnet.errors import CtrnetError, InvalidConfig
 
 if TYPE_CHECKING:
@@ -54,6 +63,55 @@ def _missing_message(name: str, package: str) -> str:
     return f"the {name} backend needs {package}, which is not installed: {KERNEL_EXTRA_HINT}"
 
 
+# -- the kernel backend without root (`ctrnet.backends.kernel.userns`) --------------------------
+def kernel_mode() -> tuple[str, str]:
+    """How the kernel backend can run in this process: ("root" | "rootless" | "unavailable",
+    why), e.g. ("unavailable", "this host forbids unprivileged user namespaces (…): sudo…")."""
+    from ctrnet.backends.kernel.userns import mode
+
+    current = mode()
+    return current.mode, current.reason
+
+
+def enter_kernel_sandbox() -> None:
+    """A user without root who may make user namespaces: re-run this very process (its
+    command line) inside a rootless sandbox of its own, where it is root; does not return.
+    As root, or where user namespaces are refused, return (the caller says why, from
+    `kernel_mode`). Call before any thread starts."""
+    from ctrnet.backends.kernel import userns
+
+    if userns.mode().mode == "rootless" and not userns.inside():
+        userns.reexec()
+
+
+def join_kernel_keeper(state_dir: str) -> None:
+    """Without root: move this process into the rootless sandbox that keeps the persistent
+    kernel world of `state_dir` (started when there is none), so that what the kernel CLI
+    makes outlives the command. As root, nothing. PermissionError with the one-line reason
+    where user namespaces are refused. Call before any thread starts."""
+    from ctrnet.backends.kernel.userns import join_keeper
+
+    join_keeper(state_dir)
+
+
+@dataclass(frozen=True)
+class RootlessSandbox:
+    """How a process without root still opens a backend that needs root: as root of a user
+    namespace of its own, where the host allows unprivileged ones."""
+
+    #: ("root" | "rootless" | "unavailable", why) for this process.
+    mode: Callable[[], tuple[str, str]]
+    #: For commands on throw-away worlds: re-run this very process inside a sandbox of its
+    #: own (does not return); as root, or where user namespaces are refused, return.
+    enter: Callable[[], None]
+    #: For commands on a kept world: join the sandbox that keeps the world of a state
+    #: directory (started when there is none), so that what they make outlives them.
+    join_keeper: Callable[[str], None]
+
+
+KERNEL_SANDBOX = RootlessSandbox(kernel_mode, enter_kernel_sandbox, join_kernel_keeper)
+
+
 @dataclass(frozen=True)
 class BackendEntry:
     """A backend as the CLI and the suite know it before opening one."""
@@ -67,6 +125,9 @@ class BackendEntry:
     #: Capabilities every world of this backend has, for decisions made before one is open
     #: (each world declares them too: `Backend.capabilities`).
     capabilities: frozenset[str] = frozenset()
+    #: Without root, how a process becomes root of a sandbox of its own to open this
+    #: backend's worlds (None: it needs no root, or has no such way).
+    rootless: RootlessSandbox | None = None
 
     def unavailable(self) -> str | None:
         """Why this process cannot open the backend (a missing package, no root), or None."""
@@ -81,9 +142,10 @@ class BackendEntry:
 #: Backend name -> its entry; the first is the default.
 REGISTRY: dict[str, BackendEntry] = {
     "sim": BackendEntry("sim", _open_sim, needs_root=False,
-                        capabilities=frozenset({SIMULATED_COMMAND_LINE})),
+                        capabilities=frozenset({SIMULATED_COMMAND_LINE, IN_PROCESS})),
     "kernel": BackendEntry("kernel", _open_kernel, needs_root=True, requires=("pyroute2",),
-                           capabilities=frozenset({LAUNCH_IN_NAMESPACE, THREAD_SAFE})),
+                           capabilities=frozenset({LAUNCH_IN_NAMESPACE, THREAD_SAFE, ORACLE}),
+                           rootless=KERNEL_SANDBOX),
 }
 
 
@@ -138,41 +200,40 @@ def run_sim_shell(state_dir: str | None = None, *,
     return run_shell(state_dir, in_world=in_world)
 
 
-# -- the kernel backend without root (`ctrnet.backends.kernel.userns`) --------------------------
-def kernel_mode() -> tuple[str, str]:
-    """How the kernel backend can run in this process: ("root" | "rootless" | "unavailable",
-    why), e.g. ("unavailable", "this host forbids unprivileged user namespaces (…): sudo…")."""
-    from ctrnet.backends.kernel.userns import mode
+# -- what `ctrnet sim compare` runs on each side (`ctrnet.compare.oracle`) ----------------------
+def sim_tool_names() -> tuple[str, ...]:
+    """Every tool name the simulated command line answers to (simulated or refused)."""
+    from ctrnet.backends.sim.cmdline.run import SHIMS
 
-    current = mode()
-    return current.mode, current.reason
+    return tuple(SHIMS)
 
 
-def enter_kernel_sandbox() -> None:
-    """A user without root who may make user namespaces: re-run this very process (its
-    command line) inside a rootless sandbox of its own, where it is root; does not return.
-    As root, or where user namespaces are refused, return (the caller says why, from
-    `kernel_mode`). Call before any thread starts."""
+@dataclass(frozen=True)
+class SimulatedCommandLine:
+    """A simulated world served to processes: the environment that puts its shims first on
+    PATH, and `guard`, which wraps a command line so that as root it cannot write the host's
+    /proc/sys."""
+
+    env: dict[str, str]
+    guard: Callable[[list[str]], list[str]]
+
+
+@contextmanager
+def simulated_command_line(state_dir: str | None = None) -> Iterator[SimulatedCommandLine]:
+    """A fresh simulated world (or the one kept in `state_dir`, saved back at the end) served
+    to the commands run with its environment, as `ctrnet sim exec` serves one; what they
+    leave running is ended, and said on stderr, when the block ends."""
+    from ctrnet.backends.sim.cmdline.run import end_leftovers, guarded, simulator
+
+    with simulator(state_dir) as (server, env):
+        yield SimulatedCommandLine(env, guarded)
+        end_leftovers(server)
+
+
+def kernel_sandbox_command(argv: Sequence[str]) -> list[str]:
+    """The command line that runs `argv` on the kernel in a sandbox of its own, even as
+    root: a user namespace (the command's privileges end there), a fresh network namespace
+    and a mount namespace with a private /run, ended with whatever it leaves running."""
     from ctrnet.backends.kernel import userns
 
-    if userns.mode().mode == "rootless" and not userns.inside():
-        userns.reexec()
-
-
-def run_sim_compare(argv: Sequence[str], state_dir: str | None = None,
-                    timeout: float = 120.0) -> int:
-    """`ctrnet sim compare`: `argv` on the simulator and on the kernel, every tool invocation
-    compared; 0 identical, 1 different, 2 cannot run."""
-    from ctrnet.conformance.cmdline.oracle import main
-
-    return main(argv, state_dir=state_dir, timeout=timeout)
-
-
-def join_kernel_keeper(state_dir: str) -> None:
-    """Without root: move this process into the rootless sandbox that keeps the persistent
-    kernel world of `state_dir` (started when there is none), so that what the kernel CLI
-    makes outlives the command. As root, nothing. PermissionError with the one-line reason
-    where user namespaces are refused. Call before any thread starts."""
-    from ctrnet.backends.kernel.userns import join_keeper
-
-    join_keeper(state_dir)
+    return [sys.executable, "-m", userns.__name__, "--fresh", "--", *argv]

@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
-from ctrnet.backend import Backend
+from ctrnet.backend import IN_PROCESS, Backend
 from ctrnet.cli_network import open_world
 from ctrnet.conformance.implementation.observe import snapshot
 from ctrnet.endpoint import OP_KEY
 from ctrnet.manager import NetworkManager
 from ctrnet.network import Mode
+from ctrnet.registry import entry, open_backend
 
 #: `python -c` running the CLI of the ctrnet this test imports (the venv's or tox's).
 CLI = "import sys; from ctrnet.cli import main; sys.exit(main())"
@@ -75,12 +76,12 @@ def world(name: str, state: Path) -> Iterator[tuple[Backend, NetworkManager]]:
 
 
 def destroy(name: str, state: Path) -> None:
-    """Remove a kernel world's persistent namespaces (the simulator's goes with its dir)."""
-    if name != "kernel" or not (state / "world" / "kernel-world").exists():
+    """Remove a kept kernel world's namespaces, which outlive the state directory (a world
+    in the process's memory, the simulator's, is a file of the directory and goes with it)."""
+    if IN_PROCESS in entry(name).capabilities \
+            or not (state / "world" / "kernel-world").exists():
         return
-    from ctrnet.registry import open_backend  # kernel only: pyroute2 is there
-
-    backend = open_backend("kernel", state_dir=str(state / "world"))
+    backend = open_backend(name, state_dir=str(state / "world"))
     backend.destroy()  # type: ignore[attr-defined]
 
 

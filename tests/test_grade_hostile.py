@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from ctrnet.backend import Backend
+from ctrnet.backend import LAUNCH_IN_NAMESPACE, Backend
 from ctrnet.grade.cni import NetworkConfig, Plugin, PluginFailed
 from ctrnet.grade.launch import RecordingLauncher, launcher_for
 from ctrnet.grade.runner import CannotGrade, Request, grade, preflight
@@ -59,9 +59,10 @@ class Graded:
 
 @contextlib.contextmanager
 def _owned_worlds(backend: str) -> Iterator[None]:
-    """On the kernel, as the grader does: the world's namespaces owned by a user namespace
+    """On the kernel, as the grader does (`runner._untrusted_on_the_kernel`): the world's
+    namespaces, the machine's (capability "launch-in-namespace"), owned by a user namespace
     of a dedicated id, the plugin root of that one only."""
-    if backend != "kernel":
+    if LAUNCH_IN_NAMESPACE not in backend_entry(backend).capabilities:
         yield
         return
     owner = OwnerNamespace()

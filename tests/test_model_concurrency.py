@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ctrnet.backend import Backend
+from ctrnet.backend import IN_PROCESS, Backend
 from ctrnet.manager import NetworkManager
 from ctrnet.network import EndpointSpec, NetworkSpec, PortMapping
 from ctrnet.plan import InjectedFault, fail_at
@@ -37,8 +37,10 @@ def _lock_is_free(state: Path) -> bool:
 
 def test_eight_processes_connecting_at_once_get_distinct_addresses_and_lose_no_record(
         backend: Backend, tmp_path: Path) -> None:
-    if backend.name != "sim":
-        pytest.skip("a forked child can use a copy of the simulated world only")
+    reason = backend.missing(IN_PROCESS)
+    if reason:
+        pytest.skip(f"{reason}: a forked child can only use a copy of a world in this "
+                    "process's memory")
     state = tmp_path / "state"
     NetworkManager(backend, state).create_network(NET)
     containers = [f"c{i}" for i in range(WORKERS * PER_WORKER)]

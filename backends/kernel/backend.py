@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from ctrnet.backend import HOST_NS, LAUNCH_IN_NAMESPACE, THREAD_SAFE, Backend
+from ctrnet.backend import HOST_NS, LAUNCH_IN_NAMESPACE, ORACLE, THREAD_SAFE, Backend
 from ctrnet.errors import BackendError, InvalidConfig, NotFound, from_errno
 from ctrnet.safefiles import open_nofollow, secure_dir
 from ctrnet.types import Address, FdbEntry, Link, Neighbour, PingResult, Route, RouteDecision
@@ -123,7 +123,7 @@ class KernelBackend(NetfilterMixin, EtcFilesMixin, CaptureMixin, TraceMixin, Bac
     name = "kernel"
     # THREAD_SAFE: the netfilter, ebtables and tc calls (tool processes; see netfilter.py) may
     # run on another thread beside the netlink calls, which is what the core overlaps.
-    capabilities = probe.host_capabilities() | {THREAD_SAFE, LAUNCH_IN_NAMESPACE}
+    capabilities = probe.host_capabilities() | {THREAD_SAFE, LAUNCH_IN_NAMESPACE, ORACLE}
 
     def __init__(self, *, ipv6: bool = False, state_dir: str | None = None) -> None:
         """A throw-away world, removed by `close()`; or, with `state_dir`, a persistent world

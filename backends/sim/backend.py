@@ -12,7 +12,7 @@ import errno
 import ipaddress
 from typing import Protocol
 
-from ctrnet.backend import HOST_NS, SIMULATED_COMMAND_LINE, Backend
+from ctrnet.backend import HOST_NS, IN_PROCESS, SIMULATED_COMMAND_LINE, Backend
 from ctrnet.backends.sim import links, routing
 from ctrnet.backends.sim.bridge import MAX_FORWARD_DELAY, MIN_FORWARD_DELAY, FdbRecord
 from ctrnet.backends.sim.capture import CaptureOps
@@ -96,7 +96,8 @@ class SimBackend(NetfilterOps, EtcFilesOps, CaptureOps, TraceOps, Backend):
 
     name = "sim"
     capabilities = frozenset({"virtual-clock", "live-rename", "ping", "iptables", "ebtables",
-                              "tc", "conntrack", "capture", "trace", SIMULATED_COMMAND_LINE})
+                              "tc", "conntrack", "capture", "trace", SIMULATED_COMMAND_LINE,
+                              IN_PROCESS})
 
     def __init__(self, seed: int = 0) -> None:
         self.world = World(seed)

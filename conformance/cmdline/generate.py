@@ -1,5 +1,5 @@
 """Generated differential cases: hypothesis strategies over the shims' command grammar, and
-the check that runs one case on both sides (oracle.py) and judges the difference.
+the check that runs one case on both sides (`ctrnet.compare.oracle`) and judges the difference.
 
 A case is a starting topology (a few commands that build it) and a short sequence of tool
 invocations — `ip`, `bridge`, `iptables`, `iptables-save`, `iptables-restore`, `ebtables`,
@@ -22,7 +22,8 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from ctrnet.conformance.cmdline import oracle, sickbay
+from ctrnet.compare import oracle
+from ctrnet.conformance.cmdline import sickbay
 
 #: Starting topologies: name -> the script that builds it (its commands are compared too).
 TOPOLOGIES: dict[str, tuple[str, ...]] = {

@@ -5,14 +5,15 @@ A recording wrapper for each network tool goes first on PATH (before the simulat
 on one side, before the real tools on the other). It notes the invocation's arguments, runs
 the next tool of that name on PATH with the caller's stdin, keeps its stdout, stderr and exit
 status, then passes them on — so nested invocations (`ip netns exec NS ip link`) are recorded
-too. The kernel side runs in a sandbox of its own (`ctrnet.backends.kernel.userns --fresh`): a
+too. The kernel side runs in a sandbox of its own (`registry.kernel_sandbox_command`): a
 user namespace (as root too: the command's privileges end there), a fresh network namespace
 and a mount namespace with a private /run (so `ip netns` state is its own). Nothing of it
-reaches the machine's own namespaces.
+reaches the machine's own namespaces. The simulator's side is served from this process
+(`registry.simulated_command_line`).
 
 What is normalized before comparing (and only that) is listed in docs/fidelity.md; it is
-`harness.normalize`: MACs the command did not set, ping timings, automatic qdisc handles,
-iptables-save dates, and the order of hash-ordered listings.
+`ctrnet.compare.normalize`: MACs the command did not set, ping timings, automatic qdisc
+handles, iptables-save dates, and the order of hash-ordered listings.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctrnet.conformance.cmdline import harness
+from ctrnet import registry
+from ctrnet.compare.normalize import NO_IPV6, normalize
 
 #: Real seconds one side may take.
 TIMEOUT = 120.0
@@ -74,15 +76,15 @@ exit $status
 """
 
 #: On the kernel side, `ip netns add NAME` also turns IPv6 off in the new namespace, as
-#: ctrnet's namespaces have it (see harness._NO_IPV6), without that being recorded.
+#: ctrnet's namespaces have it (see NO_IPV6), without that being recorded.
 _IP_AFTER = f"""if [ $status = 0 ] && [ "$1" = netns ] && [ "$2" = add ] && [ $# = 3 ]; then
-    PATH=${{PATH#$me:}} "$real" netns exec "$3" sysctl -qw {harness._NO_IPV6}
+    PATH=${{PATH#$me:}} "$real" netns exec "$3" sysctl -qw {NO_IPV6}
 fi
 """
 
 #: The kernel side's sandbox: a tmpfs on /run (ip netns' /run/netns, the xtables lock),
 #: IPv6 off, then the command.
-_SANDBOX = (f"sysctl -qw {harness._NO_IPV6} && "
+_SANDBOX = (f"sysctl -qw {NO_IPV6} && "
             'PATH="$1:$PATH" && shift && exec "$@"')
 
 
@@ -136,13 +138,6 @@ def install_wrappers(directory: Path, tools: Sequence[str], *, kernel: bool) -> 
         path.chmod(0o755)
 
 
-def sim_tools() -> tuple[str, ...]:
-    """Every tool name the simulator answers to (simulated or refused)."""
-    from ctrnet.backends.sim.cmdline.run import SHIMS
-
-    return tuple(SHIMS)
-
-
 def _collect(record_dir: Path) -> tuple[Invocation, ...]:
     def order(path: Path) -> tuple[int, int]:
         stamp, _, pid = path.name.partition("-")
@@ -180,7 +175,7 @@ def run_side(side: str, argv: Sequence[str], *, timeout: float = TIMEOUT,
             directory.mkdir()
         env = _environment()
         env[RECORD_ENV] = str(records)
-        tools = sim_tools()
+        tools = registry.sim_tool_names()
         if side == "sim":
             install_wrappers(wrappers, tools, kernel=False)
             return _run_sim(argv, env, wrappers, records, timeout=timeout,
@@ -191,8 +186,8 @@ def run_side(side: str, argv: Sequence[str], *, timeout: float = TIMEOUT,
             # ends there: no host sysctl, module or mount), a network namespace, and a
             # mount namespace whose /run (ip netns, xtables lock), /etc/netns and /sys are
             # private. Its leftovers are ended with it.
-            command = [sys.executable, "-m", "ctrnet.backends.kernel.userns", "--fresh", "--",
-                       "sh", "-c", _SANDBOX, "ctrnet-compare", str(wrappers), *argv]
+            command = registry.kernel_sandbox_command(
+                ["sh", "-c", _SANDBOX, "ctrnet-compare", str(wrappers), *argv])
         else:
             raise ValueError(f"unknown side {side!r}")
         try:
@@ -211,13 +206,11 @@ def _run_sim(argv: Sequence[str], env: dict[str, str], wrappers: Path, records: 
              timeout: float, state_dir: str | None, stdin: str | None) -> Run:
     """The simulator's side, served from this process (as `ctrnet sim exec` does, without
     the start-up of a second Python): the wrappers go before the shims on PATH."""
-    from ctrnet.backends.sim.cmdline.run import end_leftovers, guarded, simulator
-
-    with simulator(state_dir) as (server, sim_env):
-        run_env = {**sim_env, **{k: env[k] for k in ("LC_ALL", RECORD_ENV)}}
-        run_env["PATH"] = f"{wrappers}{os.pathsep}{sim_env['PATH']}"
+    with registry.simulated_command_line(state_dir) as served:
+        run_env = {**served.env, **{k: env[k] for k in ("LC_ALL", RECORD_ENV)}}
+        run_env["PATH"] = f"{wrappers}{os.pathsep}{served.env['PATH']}"
         try:
-            done = subprocess.run(guarded(list(argv)), env=run_env, capture_output=True,
+            done = subprocess.run(served.guard(list(argv)), env=run_env, capture_output=True,
                                   text=True, errors="replace", timeout=timeout, input=stdin)
             stdout, stderr, status = done.stdout, done.stderr, done.returncode
         except subprocess.TimeoutExpired as expired:
@@ -226,7 +219,6 @@ def _run_sim(argv: Sequence[str], env: dict[str, str], wrappers: Path, records: 
             status = 124
         except OSError as err:
             stdout, stderr, status = "", f"ctrnet sim: {argv[0]}: {err.strerror}\n", 127
-        end_leftovers(server)
     return Run("sim", stdout, stderr, 128 - status if status < 0 else status,
                _collect(records))
 
@@ -240,13 +232,8 @@ def _text(data: bytes | str | None) -> str:
 def kernel_unavailable() -> str | None:
     """Why the kernel side cannot run in this process (it needs root, real or in a user
     namespace of its own), or None."""
-    if sys.platform != "linux":
-        return "the kernel side needs Linux"
-    from ctrnet.backends.kernel import userns
-
-    if os.geteuid() == 0:
-        return None
-    return userns.forbidden()
+    mode, why = registry.kernel_mode()
+    return why if mode == "unavailable" else None
 
 
 def _set_by_command(argv: Sequence[str], runs: Sequence[Run]) -> str:
@@ -287,8 +274,8 @@ def compare(argv: Sequence[str], *, timeout: float = TIMEOUT, state_dir: str | N
     sim = run_side("sim", argv, timeout=timeout, state_dir=state_dir, stdin=stdin)
     kernel = run_side("kernel", argv, timeout=timeout, stdin=stdin)
     chosen = _set_by_command(argv, (sim, kernel))
-    return Comparison(sim, kernel, harness.normalize(sim.transcript(), chosen),
-                      harness.normalize(kernel.transcript(), chosen))
+    return Comparison(sim, kernel, normalize(sim.transcript(), chosen),
+                      normalize(kernel.transcript(), chosen))
 
 
 def main(argv: Sequence[str], *, state_dir: str | None = None, timeout: float = TIMEOUT) -> int:
