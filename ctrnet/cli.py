@@ -18,7 +18,7 @@ import pytest
 from ctrnet import __version__, cli_network, cli_troubleshoot, i18n
 from ctrnet.backend import SIMULATED_COMMAND_LINE, Backend
 from ctrnet.compare import oracle
-from ctrnet.errors import CtrnetError
+from ctrnet.errors import CtrnetError, oserror_ja
 from ctrnet.grade import command as grade_command
 from ctrnet.registry import (
     KERNEL_SANDBOX,
@@ -300,7 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             chosen.rootless.join_keeper(args.state_dir)
         except OSError as exc:
-            print(f"ctrnet: {exc.strerror or exc}", file=sys.stderr)
+            print(f"ctrnet: {i18n.say(str(exc.strerror or exc), oserror_ja(exc))}",
+                  file=sys.stderr)
             return 1
     busy = _world_held_by_a_sim_run(args)
     if busy is not None:
@@ -323,7 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The user's environment, not a bug: an unwritable or missing state directory, a
         # file given to -w that cannot be written. One line naming the file.
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"ctrnet: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"ctrnet: {where}{i18n.say(str(exc.strerror or exc), oserror_ja(exc))}",
+              file=sys.stderr)
         return 1
     return code
 

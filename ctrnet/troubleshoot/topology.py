@@ -131,7 +131,8 @@ def text(topo: Topology) -> str:
                 lines.append(lead + ("└── " if j == len(ports) - 1 else "├── ") + _label(port))
         for pub in topo.published:
             if pub.ns == ns:
-                lines.append(f"    published: {pub.proto} {pub.port} -> {pub.to}")
+                lines.append(say(f"    published: {pub.proto} {pub.port} -> {pub.to}",
+                                 f"    公開: {pub.proto} {pub.port} -> {pub.to}"))
     return "\n".join(lines)
 
 
