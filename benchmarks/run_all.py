@@ -21,6 +21,7 @@ BENCHMARKS: list[tuple[str, list[str], bool]] = [
     ("netfilter_eval.py", ["--unindexable"], False),
     ("ipam_alloc.py", [], False),
     ("shim_latency.py", [], False),
+    ("cli_startup.py", [], False),
     ("kernel_build.py", ["--n", "100"], True),
     ("dnat_install.py", ["--n", "1000"], True),
     ("connect_latency.py", ["--n", "100"], True),

@@ -13,9 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn, TextIO, cast
 
-import pytest
-
-from ctrnet import __version__, cli_network, cli_troubleshoot, i18n
+from ctrnet import __version__, cli_lazy, cli_network, cli_troubleshoot, i18n
 from ctrnet.backend import SIMULATED_COMMAND_LINE, Backend
 from ctrnet.compare import oracle
 from ctrnet.errors import CtrnetError, oserror_ja
@@ -90,7 +88,7 @@ def _cmd_conformance(args: argparse.Namespace) -> int:
     if extra and extra[0] == "--":  # `ctrnet conformance -- -k fdb`: the separator is ours
         extra = extra[1:]
     argv = ["--pyargs", "ctrnet.conformance", "--backend", args.backend, *extra]
-    return int(pytest.main(argv))
+    return cli_lazy.run_conformance(argv)
 
 
 def _cmd_sim_exec(args: argparse.Namespace) -> int:
@@ -162,7 +160,7 @@ def _add_grade_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
                                               "ctrnet か CNI プラグインをチェックリストで"
                                               "採点する"))
     grade_command.add_arguments(p)
-    p.set_defaults(func=grade_command.run)
+    p.set_defaults(func=cli_lazy.run_grade)  # imports the grader (and pytest) when it runs
 
 
 def _add_troubleshoot_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -3,8 +3,9 @@
 Each entry imports its backend by name, lazily, inside the function that needs it: the kernel
 backend needs pyroute2, an optional dependency (`pip install 'ctrnet[kernel]'`), so the
 simulator, the suite on it and grading on it run without pyroute2 installed; and a command
-that uses one backend never loads the other. These function-level imports are the core's
-only ones (tests/test_structure.py holds the list). What differs between backends at run
+that uses one backend never loads the other. These function-level imports and the command
+line's (`ctrnet.cli_lazy`: grading and pytest) are the core's only ones
+(tests/test_structure.py holds the list). What differs between backends at run
 time is read from `Backend.capabilities`; what must be known before a world is opened (does
 it need root?) is here, with the entry.
 """
