@@ -40,7 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                  f"{formats} から 1 つ以上、カンマ区切り（既定: table）"))
     # One language switch for every command (ctrnet.i18n): --lang here or before the
     # command, else LC_ALL / LC_MESSAGES / LANG.
-    parser.add_argument("--lang", choices=LANGS, default=argparse.SUPPRESS)
+    parser.add_argument("--lang", choices=LANGS, default=argparse.SUPPRESS,
+                        help=say("language of the report and the messages (default: from "
+                                 "LC_ALL, LC_MESSAGES or LANG)",
+                                 "報告とメッセージの言語（既定: LC_ALL・LC_MESSAGES・LANG から）"))
     parser.add_argument("--output", metavar="FILE",
                         help=say("write the report here, not stdout (one format only)",
                                  "報告を標準出力ではなくここに書く（形式は 1 つだけ）"))
