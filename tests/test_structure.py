@@ -43,15 +43,7 @@ NAME_COMPARISON_ALLOWED = {"ctrnet/registry.py"}
 
 # -- what is still being fixed (each with its owner); these lists only shrink ----------------
 #: (a) Strongly connected groups of modules (each group is one or more cycles).
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"ctrnet.backends.sim.br_netfilter", "ctrnet.backends.sim.bridge",
-               "ctrnet.backends.sim.devices", "ctrnet.backends.sim.hooks",
-               "ctrnet.backends.sim.ipv4", "ctrnet.backends.sim.neighbour",
-               "ctrnet.backends.sim.netfilter", "ctrnet.backends.sim.routing",
-               "ctrnet.backends.sim.sockets", "ctrnet.backends.sim.tc",
-               "ctrnet.backends.sim.tcp", "ctrnet.backends.sim.world"}):
-        "E (simulator): protocol handlers to register at hooks.py's hook points",
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 #: (b) "path: import statement"
 KNOWN_FUNCTION_IMPORTS: dict[str, str] = {}
 #: (c) "path: expression"

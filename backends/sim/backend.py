@@ -14,9 +14,18 @@ from typing import Protocol
 
 from ctrnet.backend import HOST_NS, IN_PROCESS, SIMULATED_COMMAND_LINE, Backend
 from ctrnet.backends.sim import links, routing
-from ctrnet.backends.sim.bridge import MAX_FORWARD_DELAY, MIN_FORWARD_DELAY, FdbRecord
 from ctrnet.backends.sim.capture import CaptureOps
-from ctrnet.backends.sim.devices import Bridge, Device, Veth
+from ctrnet.backends.sim.devices import (
+    MAX_FORWARD_DELAY,
+    MIN_FORWARD_DELAY,
+    Bridge,
+    Device,
+    FdbRecord,
+    Namespace,
+    RouteRec,
+    Veth,
+    is_primary,
+)
 from ctrnet.backends.sim.etcfiles import EtcFilesOps
 from ctrnet.backends.sim.ipv4 import ip_local_out, route_output
 from ctrnet.backends.sim.neighbour import neigh_delete, neigh_set
@@ -33,7 +42,7 @@ from ctrnet.backends.sim.packet import (
 )
 from ctrnet.backends.sim.sysctl import sysctl_get, sysctl_set
 from ctrnet.backends.sim.trace import TraceOps
-from ctrnet.backends.sim.world import Namespace, World
+from ctrnet.backends.sim.world import World
 from ctrnet.errors import from_errno
 from ctrnet.types import (
     Address,
@@ -308,7 +317,7 @@ class SimBackend(NetfilterOps, EtcFilesOps, CaptureOps, TraceOps, Backend):
             via, scope = out, "link"
         else:
             raise from_errno(errno.ENODEV, "route needs a device or a gateway")
-        rec = routing.RouteRec(net, plen, via, gw, None, scope, "boot", metric or 0)
+        rec = RouteRec(net, plen, via, gw, None, scope, "boot", metric or 0)
         if not space.fib.insert(rec):
             raise from_errno(errno.EEXIST, f"route {dst} exists")
 
@@ -352,7 +361,7 @@ class SimBackend(NetfilterOps, EtcFilesOps, CaptureOps, TraceOps, Backend):
             for ip, plen in dev.addrs:
                 add(ip, 32, dev, space.fib.local_src.get(ip, ip), "local")
                 if dev is space.lo and dev.up and plen < 32 \
-                        and routing.is_primary(dev, ip, plen):
+                        and is_primary(dev, ip, plen):
                     mask = prefix_mask(plen)
                     add(ip & mask, plen, dev, ip, "local")
                     if plen < 31:

@@ -5,22 +5,26 @@ PREROUTING, FORWARD and POSTROUTING of the bridge's namespace, the bridge device
 the ports for -m physdev; a DNAT whose new destination is back on the bridge turns into
 bridging ("bridged DNAT"). The ebtables filter table sees every frame (ARP too) at INPUT,
 FORWARD and OUTPUT.
+
+Layering: a handler above the IPv4 path, part of netfilter: `netfilter.Netfilter` takes these
+bridge hooks as a mixin. A bridged DNAT routes and resolves its new destination through
+`ipv4.py` and `neighbour.py`; nothing below imports this module.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ctrnet.backends.sim.devices import BridgeState, Device, Namespace, Port
 from ctrnet.backends.sim.hooks import Hook
+from ctrnet.backends.sim.ipv4 import route_output
+from ctrnet.backends.sim.neighbour import neigh_output
+from ctrnet.backends.sim.nfstate import NfState
 from ctrnet.backends.sim.packet import ETH_P_IP, Arp, Frame, IPv4
+from ctrnet.backends.sim.world import World
+from ctrnet.errors import BackendError
 from ctrnet.netfilter.ebtables import Frame as EbFrame
 from ctrnet.types import NeighState
-
-if TYPE_CHECKING:
-    from ctrnet.backends.sim.bridge import BridgeState, Port
-    from ctrnet.backends.sim.devices import Device
-    from ctrnet.backends.sim.netfilter import NfState
-    from ctrnet.backends.sim.world import Namespace, World
 
 
 class BrNf:
@@ -117,10 +121,6 @@ class BridgeHooks:
 
     def _dnat_destination(self, ns: Namespace, br: BridgeState, packet: IPv4,
                           src_mac: int) -> int | None:
-        from ctrnet.backends.sim.ipv4 import route_output
-        from ctrnet.backends.sim.neighbour import neigh_output
-        from ctrnet.errors import BackendError
-
         try:
             route = route_output(ns, packet.dst)
         except BackendError:

@@ -5,6 +5,10 @@ its id as sport); NAT changes the reply tuple. A packet is classified where the 
 (PREROUTING, OUTPUT): NEW until a reply is seen, ESTABLISHED after, RELATED for an ICMP error
 quoting a tracked flow, INVALID otherwise. Entries are inserted (confirmed) when the first packet
 leaves POSTROUTING or INPUT, and expire lazily on the virtual clock with the kernel's timeouts.
+
+Layering: data and its bookkeeping, low in the simulator (it imports only the frames): the
+namespace's netfilter state (`nfstate.py`) holds the table, `netfilter.py` classifies packets
+at the hooks, and the IPv4 path ties an ICMP error to its cause (`attach_related`).
 """
 
 from __future__ import annotations
@@ -291,3 +295,11 @@ class Conntrack:
             return
         conn, direction = hit
         packet.ct, packet.ctdir, packet.ctinfo = conn, direction, CtState.RELATED
+
+
+def attach_related(answer: IPv4, packet: IPv4) -> None:
+    """nf_ct_attach: the answer the stack makes about `packet` (REJECT's ICMP error or RST)
+    belongs to the packet's connection, RELATED, in the other direction."""
+    conn = packet.ct
+    if isinstance(conn, Conn):
+        answer.ct, answer.ctdir, answer.ctinfo = conn, REPLY - packet.ctdir, CtState.RELATED

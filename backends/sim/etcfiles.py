@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import errno
 
-from ctrnet.backends.sim.world import Namespace
+from ctrnet.backends.sim.devices import Namespace
 from ctrnet.errors import from_errno
 
 

@@ -1,10 +1,17 @@
 """Netfilter hook points of the simulated packet path, named after the kernel's.
 
-The IPv4 stack calls PREROUTING, INPUT, FORWARD, OUTPUT and POSTROUTING where ip_rcv,
-ip_local_deliver, ip_forward, __ip_local_out and ip_output do; the bridge calls the
-NF_BR_* hooks where br_handle_frame / br_forward / br_dev_xmit do (br_netfilter hands
-bridged IPv4 to iptables from there). `Hooks` accepts everything; `netfilter.Netfilter`
-replaces it with iptables, conntrack, NAT and ebtables.
+Layering: just above the data (`devices.py`, `packet.py`), below the world and every protocol
+handler. The IPv4 stack calls PREROUTING, INPUT, FORWARD, OUTPUT and POSTROUTING where ip_rcv,
+ip_local_deliver, ip_forward, __ip_local_out and ip_output do; the bridge calls the NF_BR_*
+hooks where br_handle_frame / br_forward / br_dev_xmit do (br_netfilter hands bridged IPv4 to
+iptables from there). `Hooks` accepts everything; `netfilter.Netfilter` implements it with
+iptables, conntrack, NAT and ebtables, and registers itself (`world.nf_register_hooks`).
+
+The other hook points, where handlers register as in the kernel so that nothing below them
+imports them: `world.dev_add_pack` (an ethertype's handler: ipv4.py, neighbour.py),
+`world.netdev_rx_handler_register` and `world.register_br_dev_xmit` (bridge.py), and
+`ipv4.inet_add_protocol` (local delivery and ICMP errors of an IP protocol: ICMP in ipv4.py,
+TCP and UDP in sockets.py). `stack.py` imports them all.
 """
 
 from __future__ import annotations
@@ -13,10 +20,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ctrnet.backends.sim.bridge import BridgeState, Port
-    from ctrnet.backends.sim.devices import Device
+    from ctrnet.backends.sim.devices import BridgeState, Device, Namespace, Port
     from ctrnet.backends.sim.packet import Frame, IPv4
-    from ctrnet.backends.sim.world import Namespace
 
 
 class Hook(StrEnum):

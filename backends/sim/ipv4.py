@@ -1,43 +1,42 @@
 """The IPv4 path of one namespace: receive, local delivery, forwarding, local output, ICMP.
 
+Layering: a protocol handler, above the world and below the transports and netfilter. It
+registers its receive function for ETH_P_IP (dev_add_pack), calls the netfilter hook points of
+`hooks.py` and hands packets to their next hop through `neighbour.py`. Local delivery goes to
+the handler an IP protocol registered (`inet_add_protocol`, the kernel's inet_protos): ICMP is
+here, TCP and UDP register from `sockets.py`, which imports this module, not the other way.
+
 Follows the kernel's order (ip_rcv -> PREROUTING -> route input -> INPUT / FORWARD ->
 POSTROUTING -> neighbour output; __ip_local_out -> OUTPUT -> POSTROUTING), calling the
-netfilter hook points of `hooks.py` where the kernel does (a hook may rewrite the packet:
-NAT). Local delivery hands ICMP to `icmp_rcv`, TCP and UDP to `sockets.py`. Packets to own
-addresses go through `lo`, so they are lost while lo is down, as on Linux.
+netfilter hook points where the kernel does (a hook may rewrite the packet: NAT). Packets to
+own addresses go through `lo`, so they are lost while lo is down, as on Linux.
 """
 
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
+from ctrnet.backends.sim.conntrack import attach_related
+from ctrnet.backends.sim.devices import Device, Namespace, RouteRec
 from ctrnet.backends.sim.hooks import Hook
-from ctrnet.backends.sim.neighbour import arp_receive, neigh_output
+from ctrnet.backends.sim.neighbour import neigh_output
 from ctrnet.backends.sim.packet import (
     BROADCAST_MAC,
     DEFAULT_TTL,
-    ETH_P_ARP,
     ETH_P_IP,
     ICMP_DEST_UNREACH,
     ICMP_ECHO,
     ICMP_ECHOREPLY,
     ICMP_TIME_EXCEEDED,
     IPPROTO_ICMP,
-    IPPROTO_TCP,
-    IPPROTO_UDP,
     Frame,
     Icmp,
     IPv4,
     is_multicast_mac,
 )
+from ctrnet.backends.sim.world import World, dev_add_pack
 from ctrnet.errors import BackendError, from_errno
-from ctrnet.types import LinkKind
-
-if TYPE_CHECKING:
-    from ctrnet.backends.sim.devices import Device
-    from ctrnet.backends.sim.routing import RouteRec
-    from ctrnet.backends.sim.world import Namespace, World
 
 LIMITED_BROADCAST = 0xFFFFFFFF
 LOOPBACK = 0x7F000001
@@ -45,7 +44,29 @@ LOOPBACK = 0x7F000001
 # (~150 ns), and the packet path names several per packet.
 _PREROUTING, _INPUT, _FORWARD, _OUTPUT, _POSTROUTING = (
     Hook.PREROUTING, Hook.INPUT, Hook.FORWARD, Hook.OUTPUT, Hook.POSTROUTING)
-_LOOPBACK_KIND = LinkKind.LOOPBACK
+
+#: What an IP protocol's handler and error handler get: the world, the namespace, the packet.
+ProtocolHandler = Callable[[World, Namespace, IPv4], None]
+
+
+class NetProtocol:
+    """An IP protocol's entry in inet_protos (struct net_protocol): its handler for packets
+    delivered locally and, if any, for the ICMP errors that quote one of its packets."""
+
+    __slots__ = ("handler", "err_handler")
+
+    def __init__(self, handler: ProtocolHandler, err_handler: ProtocolHandler | None) -> None:
+        self.handler = handler
+        self.err_handler = err_handler
+
+
+#: inet_protos: the protocols local delivery knows; packets of others are dropped.
+inet_protos: dict[int, NetProtocol] = {}
+
+
+def inet_add_protocol(proto: int, handler: ProtocolHandler,
+                      err_handler: ProtocolHandler | None = None) -> None:
+    inet_protos[proto] = NetProtocol(handler, err_handler)
 
 
 class OutRoute:
@@ -105,21 +126,13 @@ def _route_output(ns: Namespace, dst: int) -> OutRoute:
     return OutRoute(kind, rec.dev, nexthop, gateway, src)
 
 
-def netif_receive(world: World, dev: Device, frame: Frame) -> None:
-    """A frame handed to the namespace's stack by `dev` (not a bridge port)."""
+def ip_rcv(world: World, dev: Device, frame: Frame, to_us: bool) -> None:
+    """An IPv4 frame handed to the namespace's stack by `dev` (not a bridge port)."""
+    if not to_us and not is_multicast_mac(frame.dst):
+        return  # PACKET_OTHERHOST: ip_rcv drops it
+    packet = frame.payload
+    assert isinstance(packet, IPv4)
     ns = dev.ns
-    to_us = frame.dst == dev.mac or dev.kind is _LOOPBACK_KIND or ns.is_local_mac(dev, frame)
-    if frame.ethertype == ETH_P_ARP:
-        arp_receive(world, ns, dev, frame, to_us)
-    elif frame.ethertype == ETH_P_IP:
-        if not to_us and not is_multicast_mac(frame.dst):
-            return  # PACKET_OTHERHOST: ip_rcv drops it
-        packet = frame.payload
-        assert isinstance(packet, IPv4)
-        ip_rcv(world, ns, dev, packet, to_us)
-
-
-def ip_rcv(world: World, ns: Namespace, dev: Device, packet: IPv4, to_us: bool) -> None:
     hooked = world.hooks.run(_PREROUTING, ns, packet, dev, None)
     if hooked is None:
         return
@@ -200,13 +213,9 @@ def ip_local_out(world: World, ns: Namespace, packet: IPv4) -> bool:
 
 def ip_local_deliver(world: World, ns: Namespace, packet: IPv4, dev: Device) -> None:
     """ip_local_deliver_finish: hand the packet to its protocol."""
-    proto = packet.proto
-    if proto == IPPROTO_ICMP:
-        icmp_rcv(world, ns, packet)
-    elif proto == IPPROTO_TCP or proto == IPPROTO_UDP:
-        from ctrnet.backends.sim.sockets import transport_rcv
-
-        transport_rcv(world, ns, packet)
+    prot = inet_protos.get(packet.proto)
+    if prot is not None:
+        prot.handler(world, ns, packet)
 
 
 def icmp_rcv(world: World, ns: Namespace, packet: IPv4) -> None:
@@ -233,10 +242,11 @@ def icmp_rcv(world: World, ns: Namespace, packet: IPv4) -> None:
             errors = getattr(log, "errors", None)
             if errors is not None:
                 errors.append((inner.payload.seq, packet.src, icmp.type, icmp.code))
-        if isinstance(icmp.payload, IPv4) and icmp.payload.proto in (IPPROTO_TCP, IPPROTO_UDP):
-            from ctrnet.backends.sim.sockets import transport_err
-
-            transport_err(world, ns, packet)
+        if isinstance(inner, IPv4):
+            # icmp_socket_deliver: the quoted packet's protocol hears of the error.
+            prot = inet_protos.get(inner.proto)
+            if prot is not None and prot.err_handler is not None:
+                prot.err_handler(world, ns, packet)
 
 
 def icmp_error(world: World, ns: Namespace, offending: IPv4, type: int, code: int, *,
@@ -261,7 +271,9 @@ def icmp_error(world: World, ns: Namespace, offending: IPv4, type: int, code: in
                  ttl=DEFAULT_TTL, ident=world.next_ip_id())
     conn = offending.ct
     if related and conn is not None:
-        from ctrnet.backends.sim.netfilter import attach_related
-
         attach_related(error, offending)
     ip_local_out(world, ns, error)
+
+
+dev_add_pack(ETH_P_IP, ip_rcv)
+inet_add_protocol(IPPROTO_ICMP, icmp_rcv)

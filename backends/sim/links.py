@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import errno
 
-from ctrnet.backends.sim.bridge import MAX_PORTS, BridgeState, Port
-from ctrnet.backends.sim.devices import Bridge, Device, Loopback, Veth, check_ifname
+from ctrnet.backends.sim.devices import (
+    MAX_PORTS,
+    Bridge,
+    BridgeState,
+    Device,
+    Loopback,
+    Namespace,
+    Port,
+    Veth,
+    check_ifname,
+)
 from ctrnet.backends.sim.packet import BROADCAST_MAC, is_multicast_mac, parse_ip
 from ctrnet.backends.sim.routing import add_connected_routes, addr_add, addr_flush
-from ctrnet.backends.sim.world import Namespace, World
+from ctrnet.backends.sim.world import World
 from ctrnet.errors import from_errno
 from ctrnet.types import OperState
 

@@ -1,4 +1,9 @@
-"""ARP and the neighbour table of one namespace (net/ipv4/arp.c, net/core/neighbour.c).
+"""ARP and neighbour output of one namespace (net/ipv4/arp.c, net/core/neighbour.c).
+
+Layering: a protocol handler, above the world. The neighbour table itself (`Entry`,
+`NeighTable`, their lazy timer transitions) is data, in `devices.py`; this module registers
+ARP's receive function for its ethertype (dev_add_pack) and gives the IPv4 path
+`neigh_output`. It imports nothing above the world.
 
 Output to a next hop resolves it first: a broadcast ARP request, the packet queued on the
 INCOMPLETE entry until the reply makes it REACHABLE. arp_process answers requests for any
@@ -9,8 +14,16 @@ transitions (REACHABLE->STALE, DELAY->PROBE, INCOMPLETE/PROBE->FAILED) are compu
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
 
+from ctrnet.backends.sim.devices import (
+    DELAY_FIRST_PROBE,
+    LOCKTIME,
+    RETRANS,
+    SOLICIT,
+    Device,
+    Entry,
+    Namespace,
+)
 from ctrnet.backends.sim.packet import (
     ARPOP_REPLY,
     ARPOP_REQUEST,
@@ -22,20 +35,10 @@ from ctrnet.backends.sim.packet import (
     IPv4,
     is_multicast_mac,
 )
+from ctrnet.backends.sim.world import World, dev_add_pack
 from ctrnet.errors import from_errno
 from ctrnet.types import NeighState
 
-if TYPE_CHECKING:
-    from ctrnet.backends.sim.devices import Device
-    from ctrnet.backends.sim.world import Namespace, World
-
-#: neigh parms defaults: retrans_time 1 s, mcast/ucast_solicit 3, delay_first_probe_time 5 s,
-#: base_reachable_time 30 s (the kernel randomises reachable_time in [15, 45) s).
-RETRANS = 1.0
-SOLICIT = 3
-DELAY_FIRST_PROBE = 5.0
-REACHABLE_TIME = 30.0
-LOCKTIME = 1.0
 #: unres_qlen_bytes 212992 holds ~100 small packets.
 QUEUE_LEN = 100
 
@@ -46,59 +49,6 @@ _VALID = (NeighState.REACHABLE, NeighState.STALE, NeighState.DELAY, NeighState.P
 _REACHABLE, _STALE, _DELAY, _PROBE, _INCOMPLETE, _FAILED = (
     NeighState.REACHABLE, NeighState.STALE, NeighState.DELAY, NeighState.PROBE,
     NeighState.INCOMPLETE, NeighState.FAILED)
-
-
-class Entry:
-    __slots__ = ("dev", "ip", "mac", "state", "since", "confirmed", "updated", "last_probe",
-                 "queue")
-
-    def __init__(self, dev: Device, ip: int, now: float) -> None:
-        self.dev = dev
-        self.ip = ip
-        self.mac: int | None = None
-        self.state = NeighState.INCOMPLETE
-        self.since = now  # start of the current state
-        self.confirmed = now
-        self.updated = now
-        self.last_probe = now
-        self.queue: list[IPv4] = []
-
-    def settle(self, now: float) -> NeighState:
-        """Apply the timer transitions that are due by `now`."""
-        while True:
-            state = self.state
-            if state == _REACHABLE and now >= self.confirmed + REACHABLE_TIME:
-                self._enter(_STALE, self.confirmed + REACHABLE_TIME)
-            elif state == _DELAY and now >= self.since + DELAY_FIRST_PROBE:
-                self._enter(_PROBE, self.since + DELAY_FIRST_PROBE)
-            elif ((state == _INCOMPLETE or state == _PROBE)
-                  and now >= self.since + SOLICIT * RETRANS):
-                self._enter(_FAILED, self.since + SOLICIT * RETRANS)
-                self.queue.clear()
-            else:
-                return state
-
-    def _enter(self, state: NeighState, at: float) -> None:
-        self.state = state
-        self.since = at
-
-
-class NeighTable:
-    __slots__ = ("entries",)
-
-    def __init__(self) -> None:
-        self.entries: dict[tuple[Device, int], Entry] = {}
-
-    def flush(self, dev: Device | None = None, everything: bool = False) -> None:
-        for key in [k for k, e in self.entries.items()
-                    if (dev is None or e.dev is dev)
-                    and (everything or e.state not in (NeighState.PERMANENT, NeighState.NOARP))]:
-            del self.entries[key]
-
-    def listing(self, now: float) -> list[Entry]:
-        for entry in self.entries.values():
-            entry.settle(now)
-        return list(self.entries.values())
 
 
 def neigh_set(world: World, ns: Namespace, dev: Device, ip: int, mac: int | None,
@@ -249,8 +199,9 @@ def _update(world: World, entry: Entry, mac: int, state: NeighState, now: float)
             world.xmit(entry.dev, Frame(mac, entry.dev.mac, ETH_P_IP, packet))
 
 
-def arp_receive(world: World, ns: Namespace, dev: Device, frame: Frame, to_us: bool) -> None:
-    """arp_process. `to_us`: the frame was addressed to this host (PACKET_HOST)."""
+def arp_receive(world: World, dev: Device, frame: Frame, to_us: bool) -> None:
+    """arp_rcv / arp_process. `to_us`: the frame was addressed to this host (PACKET_HOST)."""
+    ns = dev.ns
     arp = frame.payload
     assert isinstance(arp, Arp)
     if not to_us and not is_multicast_mac(frame.dst):
@@ -276,3 +227,6 @@ def arp_receive(world: World, ns: Namespace, dev: Device, frame: Frame, to_us: b
     # Broadcast replies and requests do not assert reachability.
     reachable = arp.op == ARPOP_REPLY and not is_multicast_mac(frame.dst)
     _update(world, entry, arp.sha, NeighState.REACHABLE if reachable else NeighState.STALE, now)
+
+
+dev_add_pack(ETH_P_ARP, arp_receive)

@@ -1,6 +1,12 @@
 """Netfilter in the simulated packet path: iptables tables at the IPv4 hooks, conntrack, NAT
 and REJECT (br_netfilter and ebtables at the bridge hooks: `br_netfilter.py`).
 
+Layering: a handler above the IPv4 path. `Netfilter` implements the hook points of `hooks.py`
+and registers itself as what answers them in every new world (`world.nf_register_hooks`, as
+nf_register_net_hook does); it calls into `ipv4.py` to send what REJECT answers and to route
+for MASQUERADE, and nothing below imports it. A namespace's rules, ebtables filter and
+conntrack table are data (`nfstate.NfState`).
+
 Per hook the tables run in the kernel's priority order: raw (-300), conntrack (-200), mangle
 (-150), nat DNAT (-100), filter (0), security (50), nat SNAT (100), conntrack confirm (last).
 The nat table is consulted for a connection's first packet only. A namespace pays nothing until
@@ -9,13 +15,13 @@ it has rules: its `NfState` is made on the first iptables/ebtables write.
 
 from __future__ import annotations
 
-from collections import deque
-from typing import TYPE_CHECKING, Any
-
 from ctrnet.backends.sim import nat
 from ctrnet.backends.sim.br_netfilter import BridgeHooks, BrNf, brnf_of
-from ctrnet.backends.sim.conntrack import DST_NAT, REPLY, SRC_NAT, Conn, Conntrack
+from ctrnet.backends.sim.conntrack import DST_NAT, SRC_NAT, Conn, attach_related
+from ctrnet.backends.sim.devices import Device, Namespace
 from ctrnet.backends.sim.hooks import Hook, Hooks
+from ctrnet.backends.sim.ipv4 import icmp_error, ip_local_out, route_output
+from ctrnet.backends.sim.nfstate import NfState
 from ctrnet.backends.sim.packet import (
     ICMP_DEST_UNREACH,
     IPPROTO_TCP,
@@ -27,26 +33,18 @@ from ctrnet.backends.sim.packet import (
     Tcp,
     Udp,
 )
-from ctrnet.netfilter.ebtables import EbtablesFilter
+from ctrnet.backends.sim.world import World, nf_register_hooks
 from ctrnet.netfilter.evaluate import Outcome, evaluate
 from ctrnet.netfilter.match import Packet
 from ctrnet.netfilter.model import (
     AddrType,
-    ConntrackMatch,
     CtState,
     Dnat,
     Masquerade,
-    Policy,
     Reject,
     Snat,
     Verdict,
 )
-from ctrnet.netfilter.ruleset import Ruleset
-
-if TYPE_CHECKING:
-    from ctrnet.backends.sim.clock import Clock
-    from ctrnet.backends.sim.devices import Device
-    from ctrnet.backends.sim.world import Namespace, World
 
 #: --reject-with -> ICMP destination-unreachable code (ipt_REJECT.c).
 REJECT_CODES = {
@@ -54,68 +52,11 @@ REJECT_CODES = {
     "icmp-port-unreachable": 3, "icmp-net-prohibited": 9, "icmp-host-prohibited": 10,
     "icmp-admin-prohibited": 13,
 }
-#: Kernel log lines (LOG targets) kept per namespace.
-LOG_LINES = 1000
 # Enum members bound once: on Python 3.11 every `Hook.X` / `CtState.X` is a metaclass
 # attribute lookup (~150 ns), and each packet meets several.
 _PREROUTING, _INPUT, _FORWARD, _OUTPUT = Hook.PREROUTING, Hook.INPUT, Hook.FORWARD, Hook.OUTPUT
 _DROP = Verdict.DROP
 _NEW, _RELATED, _INVALID = CtState.NEW, CtState.RELATED, CtState.INVALID
-
-
-class NfState:
-    """The netfilter state of one namespace: iptables rules, ebtables filter, conntrack."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.rules = Ruleset()
-        self.ebtables: EbtablesFilter | None = None
-        self.conntrack = Conntrack(clock)
-        self.log: deque[str] = deque(maxlen=LOG_LINES)
-        self._generation = -1
-        self._tracking = False
-        self._active: frozenset[tuple[str, str]] = frozenset()
-        self._plans: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}
-        self.addr_types: AddrTypes | None = None
-
-    def _refresh(self) -> None:
-        rules = self.rules
-        self._generation = rules.generation
-        self._tracking = any(
-            isinstance(rule.target, (Snat, Dnat, Masquerade))
-            or any(isinstance(m, ConntrackMatch) for m in rule.matches)
-            for table in rules.tables.values() for chain in table.chains.values()
-            for rule in chain.rules)
-        # A built-in chain without rules, with policy ACCEPT and without policy counters
-        # changes nothing: such hooks are skipped.
-        self._plans = {}
-        self._active = frozenset(
-            (table.name, chain.name) for table in rules.tables.values()
-            for chain in table.chains.values()
-            if chain.builtin and (chain.rules or chain.policy is not Policy.ACCEPT
-                                  or chain.counted))
-
-    def tracking(self) -> bool:
-        """Conntrack runs in a namespace while some rule needs it (a conntrack/state match or
-        a NAT target: their checkentry calls nf_ct_netns_get); seen on 6.18, a nat table with
-        no such rule tracks nothing."""
-        if self.rules.generation != self._generation:
-            self._refresh()
-        return self._tracking
-
-    def plan(self, tables: tuple[str, ...], chain: str) -> tuple[str, ...]:
-        """Of `tables`, those whose built-in `chain` can do anything to a packet."""
-        if self.rules.generation != self._generation:
-            self._refresh()
-        key = (tables, chain)
-        found = self._plans.get(key)
-        if found is None:
-            found = self._plans[key] = tuple(t for t in tables if (t, chain) in self._active)
-        return found
-
-    def __getstate__(self) -> dict[str, Any]:
-        # The compiled chains are closures (a cache): leave them out of a pickled world.
-        self.rules.compiled = {}
-        return dict(self.__dict__)
 
 
 def nf_state(world: World, ns: Namespace) -> NfState:
@@ -257,8 +198,6 @@ class Netfilter(BridgeHooks, Hooks):
             return nat.bind(conn, mtype, to.ip_min, to.port_min, to.port_max)
         if isinstance(target, Masquerade):
             # nf_nat_masquerade_ipv4: the out device's address for the next hop.
-            from ctrnet.backends.sim.ipv4 import route_output
-
             try:
                 nexthop = route_output(ns, packet.dst).nexthop
             except Exception:
@@ -329,8 +268,6 @@ class Netfilter(BridgeHooks, Hooks):
     def _reject(self, ns: Namespace, packet: IPv4, target: Reject) -> None:
         """ipt_REJECT: answer from this namespace, the answer tied to the rejected packet's
         connection as RELATED in the other direction (nf_ct_attach)."""
-        from ctrnet.backends.sim.ipv4 import icmp_error, ip_local_out
-
         world = self.world
         payload = packet.payload
         if target.with_ == "tcp-reset":
@@ -350,10 +287,4 @@ class Netfilter(BridgeHooks, Hooks):
         icmp_error(world, ns, packet, ICMP_DEST_UNREACH, code, related=True)
 
 
-def attach_related(answer: IPv4, packet: IPv4) -> None:
-    """nf_ct_attach: the answer the stack makes about `packet` (REJECT's ICMP error or RST)
-    belongs to the packet's connection, RELATED, in the other direction."""
-    conn = packet.ct
-    if isinstance(conn, Conn):
-        answer.ct, answer.ctdir, answer.ctinfo = conn, REPLY - packet.ctdir, CtState.RELATED
-
+nf_register_hooks(Netfilter)

@@ -19,8 +19,8 @@ from ctrnet.netfilter.ebtables import EbtablesFilter
 from ctrnet.types import ConnectResult, ConntrackEntry, Proto, Qdisc, TransferResult
 
 if TYPE_CHECKING:
-    from ctrnet.backends.sim.devices import Device
-    from ctrnet.backends.sim.world import Namespace, World
+    from ctrnet.backends.sim.devices import Device, Namespace
+    from ctrnet.backends.sim.world import World
 
 _TABLES = ("filter", "nat", "mangle", "raw", "security")
 

@@ -45,6 +45,23 @@ _TMP = f".{WORLD_FILE}.tmp"
 #: Only classes of these modules (and their submodules) are made when loading.
 _ALLOWED_MODULES = ("ctrnet.backends.sim", "ctrnet.types", "ctrnet.netfilter", "ctrnet.errors",
                     "backends.sim")
+#: Classes that moved to another module since worlds were first saved in this format: a file
+#: naming the old place loads the class from the new one (the layering of the packet path put
+#: the data types low: devices.py holds the namespace and what hangs off it).
+_MOVED = {
+    f"ctrnet.backends.sim.{old}": f"ctrnet.backends.sim.{new}"
+    for old, new in (
+        ("world:Namespace", "devices:Namespace"),
+        ("routing:Fib", "devices:Fib"),
+        ("routing:RouteRec", "devices:RouteRec"),
+        ("neighbour:NeighTable", "devices:NeighTable"),
+        ("neighbour:Entry", "devices:Entry"),
+        ("bridge:BridgeState", "devices:BridgeState"),
+        ("bridge:Port", "devices:Port"),
+        ("bridge:FdbRecord", "devices:FdbRecord"),
+        ("netfilter:NfState", "nfstate:NfState"),
+    )
+}
 _MODULE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 #: Attributes that are not part of the world, by class: what one process holds (the keeper
 #: and its lock) and caches rebuilt on first use (compiled iptables chains are closures).
@@ -356,7 +373,7 @@ class _Decoder:
             obj.extend(self.value(v) for v in self._list(items))
 
     def _class(self, name: str) -> type:
-        module, _, qualname = name.partition(":")
+        module, _, qualname = _MOVED.get(name, name).partition(":")
         if not _MODULE_RE.fullmatch(module) or not _allowed(module) or not qualname:
             raise self.bad(f"class {name!r} is not one of the simulator's")
         target: Any = sys.modules.get(module)

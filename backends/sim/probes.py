@@ -16,7 +16,8 @@ from ctrnet.errors import BackendError, from_errno
 from ctrnet.types import ConnectOutcome, ConnectResult, Endpoint, Proto, TransferResult
 
 if TYPE_CHECKING:
-    from ctrnet.backends.sim.world import Namespace, World
+    from ctrnet.backends.sim.devices import Namespace
+    from ctrnet.backends.sim.world import World
 
 _UNREACHABLE = (errno.EHOSTUNREACH, errno.ENETUNREACH)
 

@@ -1,160 +1,22 @@
-"""IPv4 addresses and routing of one namespace: the main table and the local addresses.
+"""IPv4 addresses of one namespace and the routes they make (net/ipv4/fib_frontend.c, devinet.c).
 
-Mirrors net/ipv4/fib_frontend.c: an address gives a local route at once (whatever the link
-state) and, while the link is admin-up, a connected route (proto kernel, scope link, prefsrc)
-for a primary address; taking the link down flushes every main-table route through it
-(fib_sync_down_dev). Lookup is longest prefix first, then lowest metric.
+Layering: operations on the routing table, just above the data (`devices.py` holds the table
+itself, `Fib`, and its lookup); the backend and links.py call them, the packet path reads the
+table through `ipv4.route_output`.
+
+An address gives a local route at once (whatever the link state) and, while the link is
+admin-up, a connected route (proto kernel, scope link, prefsrc) for a primary address; taking
+the link down flushes every main-table route through it (fib_sync_down_dev). Lookup is longest
+prefix first, then lowest metric.
 """
 
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
 
+from ctrnet.backends.sim.devices import Device, Fib, is_primary
 from ctrnet.backends.sim.packet import prefix_mask
 from ctrnet.errors import from_errno
-
-if TYPE_CHECKING:
-    from ctrnet.backends.sim.devices import Device
-
-
-class RouteRec:
-    __slots__ = ("net", "plen", "dev", "gateway", "prefsrc", "scope", "proto", "metric")
-
-    def __init__(self, net: int, plen: int, dev: Device, gateway: int | None,
-                 prefsrc: int | None, scope: str, proto: str, metric: int) -> None:
-        self.net = net
-        self.plen = plen
-        self.dev = dev
-        self.gateway = gateway
-        self.prefsrc = prefsrc
-        self.scope = scope
-        self.proto = proto
-        self.metric = metric
-
-
-class Fib:
-    """Main table plus the local addresses (the local table's `local` entries)."""
-
-    __slots__ = ("tables", "plens", "local", "local_src", "loopback_nets", "broadcasts",
-                 "cache")
-
-    def __init__(self) -> None:
-        # prefixlen -> network -> routes sorted by metric
-        self.tables: dict[int, dict[int, list[RouteRec]]] = {}
-        self.plens: list[int] = []  # present prefix lengths, longest first
-        self.local: dict[int, int] = {}  # own address -> how many devices hold it
-        # own address -> prefsrc of its local route: the primary address of its subnet
-        # (fib_add_ifaddr passes `prim` for a secondary).
-        self.local_src: dict[int, int] = {}
-        self.loopback_nets: list[tuple[int, int, int]] = []  # (net, mask, address) of lo
-        # The local table's `broadcast` entries: subnet broadcast -> (device, prefsrc).
-        self.broadcasts: dict[int, tuple[Device, int]] = {}
-        # ipv4.route_output's answers by destination (the kernel's dst cache); any change to
-        # routes or addresses empties it.
-        self.cache: dict[int, object] = {}
-
-    # -- table ---------------------------------------------------------------------------
-    def insert(self, rec: RouteRec) -> bool:
-        """Add a route; False (nothing changed) if one with that prefix and metric exists."""
-        self.cache.clear()
-        bucket = self.tables.get(rec.plen)
-        if bucket is None:
-            bucket = self.tables[rec.plen] = {}
-            self.plens = sorted(self.tables, reverse=True)
-        routes = bucket.setdefault(rec.net, [])
-        for other in routes:
-            if other.metric == rec.metric:
-                return False
-        routes.append(rec)
-        routes.sort(key=lambda r: r.metric)
-        return True
-
-    def remove(self, rec: RouteRec) -> None:
-        self.cache.clear()
-        bucket = self.tables[rec.plen]
-        routes = bucket[rec.net]
-        routes.remove(rec)
-        if not routes:
-            del bucket[rec.net]
-            if not bucket:
-                del self.tables[rec.plen]
-                self.plens = sorted(self.tables, reverse=True)
-
-    def routes(self) -> list[RouteRec]:
-        # Dump order of the fib trie: by network, longer prefixes of one key first.
-        out = [r for bucket in self.tables.values() for rs in bucket.values() for r in rs]
-        out.sort(key=lambda r: (r.net, -r.plen, r.metric))
-        return out
-
-    def find(self, net: int, plen: int) -> list[RouteRec]:
-        bucket = self.tables.get(plen)
-        return list(bucket.get(net, ())) if bucket else []
-
-    def flush_dev(self, dev: Device) -> None:
-        self.cache.clear()
-        for rec in [r for r in self.routes() if r.dev is dev]:
-            self.remove(rec)
-        for bcast in [b for b, (d, _) in self.broadcasts.items() if d is dev]:
-            del self.broadcasts[bcast]
-
-    def add_prefix_routes(self, dev: Device, ip: int, plen: int) -> None:
-        """fib_add_ifaddr on an up device: the connected route of a primary address and,
-        for prefixes shorter than /31, its subnet broadcast."""
-        self.cache.clear()
-        rec = connected_route(dev, ip, plen)
-        if rec is None:
-            return
-        self.insert(rec)
-        if plen < 31:
-            self.broadcasts[rec.net | (~prefix_mask(plen) & 0xFFFFFFFF)] = (dev, ip)
-
-    def lookup(self, dst: int, link_scope_only: bool = False) -> RouteRec | None:
-        """Longest-prefix match. `link_scope_only`: how a gateway is checked on route add
-        (fib_check_nh_v4_gw looks up with scope link, so gateway routes do not count)."""
-        for plen in self.plens:
-            routes = self.tables[plen].get(dst & prefix_mask(plen))
-            if routes:
-                for rec in routes:
-                    if not link_scope_only or rec.scope == "link":
-                        return rec
-        return None
-
-    # -- local addresses ---------------------------------------------------------------------
-    def is_local(self, ip: int) -> bool:
-        if ip in self.local:
-            return True
-        for net, mask, _ in self.loopback_nets:
-            if ip & mask == net:
-                return True
-        return False
-
-    def loopback_src(self, ip: int) -> int | None:
-        for net, mask, addr in self.loopback_nets:
-            if ip & mask == net:
-                return addr
-        return None
-
-
-def connected_route(dev: Device, ip: int, plen: int) -> RouteRec | None:
-    """The prefix route fib_add_ifaddr installs for a primary address, if any."""
-    if dev.kind.value == "loopback":
-        return None  # lo's prefix goes to the local table (local 127.0.0.0/8)
-    net = ip & prefix_mask(plen)
-    if net == 0 or (plen == 32):
-        return None
-    return RouteRec(net, plen, dev, None, ip, "link", "kernel", 0)
-
-
-def is_primary(dev: Device, ip: int, plen: int) -> bool:
-    """An address is secondary when an earlier one on the device has the same subnet."""
-    mask = prefix_mask(plen)
-    for other, other_plen in dev.addrs:
-        if (other, other_plen) == (ip, plen):
-            return True
-        if other_plen == plen and other & mask == ip & mask:
-            return False
-    return True
 
 
 def add_connected_routes(fib: Fib, dev: Device) -> None:
@@ -234,24 +96,3 @@ def addr_flush(fib: Fib, dev: Device) -> None:
     for ip, plen in list(dev.addrs):
         _forget(fib, dev, ip, plen)
     fib.flush_dev(dev)
-
-
-def select_src(devices: list[Device], dev: Device | None, target: int) -> int | None:
-    """inet_select_addr: a primary address of `dev` (one on `target`'s subnet preferred),
-    else any non-loopback address of the namespace."""
-    if dev is not None:
-        first = None
-        for ip, plen in dev.addrs:
-            if not is_primary(dev, ip, plen):
-                continue
-            mask = prefix_mask(plen)
-            if ip & mask == target & mask:
-                return ip
-            if first is None:
-                first = ip
-        if first is not None and dev.kind.value != "loopback":
-            return first
-    for other in devices:
-        if other.kind.value != "loopback" and other.addrs:
-            return other.addrs[0][0]
-    return None

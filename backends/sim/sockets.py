@@ -5,15 +5,21 @@ about them (tcp_v4_err / udp_err).
 The probes (`connect`, `transfer`) drive the world until their socket has an answer or their
 deadline passes on the virtual clock. A closed TCP port answers RST, a closed UDP port ICMP
 port unreachable, as the kernel does.
+
+Layering: the top of the packet path, above IPv4 and TCP. TCP and UDP register their receive
+and ICMP error functions with the IPv4 path (`ipv4.inet_add_protocol`, the kernel's
+inet_protos); a namespace holds its table opaque (`Namespace.sockets`), read through
+`sockets()` here. Only the backend's operations and probes are above it.
 """
 
 from __future__ import annotations
 
 import errno
 import struct
-from typing import TYPE_CHECKING
 
 from ctrnet.backend import Listener
+from ctrnet.backends.sim.devices import Namespace
+from ctrnet.backends.sim.ipv4 import icmp_error, inet_add_protocol, ip_local_out, route_output
 from ctrnet.backends.sim.packet import (
     ICMP_DEST_UNREACH,
     ICMP_PORT_UNREACH,
@@ -29,11 +35,9 @@ from ctrnet.backends.sim.packet import (
     ip_str,
 )
 from ctrnet.backends.sim.tcp import TcpConn
-from ctrnet.errors import from_errno
+from ctrnet.backends.sim.world import World
+from ctrnet.errors import BackendError, from_errno
 from ctrnet.types import Endpoint, Proto
-
-if TYPE_CHECKING:
-    from ctrnet.backends.sim.world import Namespace, World
 
 #: net.ipv4.ip_local_port_range default.
 EPHEMERAL_LOW, EPHEMERAL_HIGH = 32768, 60999
@@ -106,8 +110,6 @@ class SimListener(Listener):
         conn.shutdown()
 
     def datagram(self, world: World, packet: IPv4, udp: Udp) -> None:
-        from ctrnet.backends.sim.ipv4 import ip_local_out
-
         self._peers.append(Endpoint(ip_str(packet.src), udp.sport))
         self._received += len(udp.data)
         src = self.ip or packet.dst
@@ -187,18 +189,20 @@ class Sockets:
 
 
 def sockets(world: World, ns: Namespace) -> Sockets:
-    if ns.sockets is None:
-        ns.sockets = Sockets(world, ns)
-    table: Sockets = ns.sockets
+    """The socket table of `ns`, made on first use."""
+    table = ns.sockets
+    if table is None:
+        table = ns.sockets = Sockets(world, ns)
+    assert isinstance(table, Sockets)
     return table
 
 
 # -- receive ------------------------------------------------------------------------------------
 def transport_rcv(world: World, ns: Namespace, packet: IPv4) -> None:
-    """A TCP segment or UDP datagram delivered to this namespace."""
-    from ctrnet.backends.sim.ipv4 import icmp_error, ip_local_out
-
+    """A TCP segment or UDP datagram delivered to this namespace (tcp_v4_rcv, udp_rcv)."""
     table = ns.sockets
+    if not isinstance(table, Sockets):
+        table = None
     payload = packet.payload
     key = (packet.proto, packet.dst, 0, packet.src, 0)
     if isinstance(payload, Tcp):
@@ -243,10 +247,11 @@ def transport_rcv(world: World, ns: Namespace, packet: IPv4) -> None:
 
 
 def transport_err(world: World, ns: Namespace, packet: IPv4) -> None:
-    """An ICMP error quoting one of our segments or datagrams."""
+    """An ICMP error quoting one of our segments or datagrams (tcp_v4_err, udp_err)."""
     icmp = packet.payload
     table = ns.sockets
-    if table is None or not isinstance(icmp, Icmp) or icmp.type != ICMP_DEST_UNREACH:
+    if not isinstance(table, Sockets) or not isinstance(icmp, Icmp) \
+            or icmp.type != ICMP_DEST_UNREACH:
         return
     inner = icmp.payload
     if not isinstance(inner, IPv4) or not isinstance(inner.payload, (Tcp, Udp)):
@@ -262,11 +267,12 @@ def transport_err(world: World, ns: Namespace, packet: IPv4) -> None:
 
 
 def _mss(ns: Namespace, peer: int) -> int:
-    from ctrnet.backends.sim.ipv4 import route_output
-    from ctrnet.errors import BackendError
-
     try:
         mtu = route_output(ns, peer).dev.mtu
     except BackendError:
         mtu = 1500
     return mtu - 40 - 12  # IPv4 + TCP headers, and the timestamp option every segment has
+
+
+inet_add_protocol(IPPROTO_TCP, transport_rcv, transport_err)
+inet_add_protocol(IPPROTO_UDP, transport_rcv, transport_err)

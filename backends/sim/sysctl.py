@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import errno
 
-from ctrnet.backends.sim.world import CONF_DEFAULTS, SYSCTL_DEFAULTS, Namespace
+from ctrnet.backends.sim.devices import Namespace
+from ctrnet.backends.sim.world import CONF_DEFAULTS, SYSCTL_DEFAULTS
 from ctrnet.errors import from_errno
 
 _FORWARDING_KEYS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding")

@@ -5,6 +5,10 @@ frames wait in FIFO order, and one that would make the queue exceed `limit` byte
 derives from latency: rate * latency + burst) is dropped. Departures are timers on the virtual
 clock, so a shaped transfer takes the time the rate implies. Without a tbf, the simulated links
 have no bandwidth limit: a frame arrives the moment it is sent (virtual time does not move).
+
+Layering: just above the data: a device holds its root qdisc as a `devices.RootQdisc` (what the
+world's transmit and TCP's backpressure ask of it), and `Tbf` is the one kind; the functions
+here are tc's control of it, called by the backend.
 """
 
 from __future__ import annotations
@@ -88,7 +92,7 @@ def tbf_set(dev: Device, rate_bps: int, burst: int, latency: float, now: float) 
                                        f"{burst} B, latency {latency} s out of range")
     old = dev.qdisc
     dev.qdisc = new = Tbf(rate_bps, burst, latency, now)
-    if old is not None:
+    if isinstance(old, Tbf):
         # tbf_change (replace/change of a tbf) keeps the qdisc and its statistics.
         new.sent_bytes, new.sent_packets = old.sent_bytes, old.sent_packets
         new.drops, new.delayed = old.drops, old.delayed
@@ -110,6 +114,7 @@ def qdisc_get(dev: Device) -> Qdisc:
         # keeps no statistics: they read as zeros.
         return Qdisc(ns=ns, dev=dev.name, kind="noqueue" if dev.up else "noop",
                      stats=QdiscStats(0, 0, 0, 0))
+    assert isinstance(q, Tbf), "tbf is the one qdisc the simulator makes"
     # What tc reads back: rate in bytes/s; burst as a transmit time in whole ticks; latency
     # from the byte limit (q_tbf.c tbf_print_opt).
     rate = int(q.rate)

@@ -6,13 +6,22 @@ retransmission (1 s, doubling), the close states down to TIME_WAIT, a receiver t
 segment with SACK blocks, and a sender with slow start, congestion avoidance, SACK-based loss
 recovery and a retransmission timeout (RFC 5681/6675/6298, as Linux does them in spirit).
 The receive window is unlimited. Timers are scheduled on the world's virtual clock.
+
+Layering: a transport above the IPv4 path (segments leave through `ipv4.ip_local_out`). The
+socket tables are above it (`sockets.py` makes connections and demultiplexes segments to
+them): a connection reaches its table and listener through the small interfaces declared
+here (`SockTable`, `TcpListener`, as the kernel's sockets call back through struct proto and
+sk callbacks), so this module imports nothing of them.
 """
 
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING
+from errno import ECONNREFUSED, ECONNRESET
+from typing import Protocol
 
+from ctrnet.backends.sim.devices import Namespace, RootQdisc
+from ctrnet.backends.sim.ipv4 import ip_local_out, route_output
 from ctrnet.backends.sim.packet import (
     IPPROTO_TCP,
     TCP_ACK,
@@ -23,11 +32,8 @@ from ctrnet.backends.sim.packet import (
     IPv4,
     Tcp,
 )
-
-if TYPE_CHECKING:
-    from ctrnet.backends.sim.sockets import SimListener, Sockets
-    from ctrnet.backends.sim.tc import Tbf
-    from ctrnet.backends.sim.world import Namespace, World
+from ctrnet.backends.sim.world import World
+from ctrnet.errors import BackendError
 
 TCP_TIMEOUT_INIT = 1.0  # initial RTO and SYN retransmission (RFC 6298, TCP_TIMEOUT_INIT)
 TCP_RTO_MIN = 0.2
@@ -38,6 +44,29 @@ INIT_CWND = 10  # segments (RFC 6928)
 TIMESTAMP_OPTION = 12
 #: Ethernet, IPv4 and TCP (with timestamps) headers around a data segment's payload.
 FRAME_OVERHEAD = 14 + 20 + 20 + TIMESTAMP_OPTION
+
+
+class SockTable(Protocol):
+    """What a connection needs of its namespace's socket table (`sockets.Sockets`)."""
+
+    def forget(self, conn: TcpConn) -> None:
+        """The connection is closed: it leaves the table."""
+
+    def wake(self) -> None:
+        """Something a waiting probe may care about happened."""
+
+
+class TcpListener(Protocol):
+    """What a connection tells the listener it was accepted by (`sockets.SimListener`)."""
+
+    def accepted(self, conn: TcpConn) -> None:
+        """The handshake completed."""
+
+    def got(self, size: int) -> None:
+        """`size` bytes arrived in order."""
+
+    def eof(self, conn: TcpConn) -> None:
+        """The peer closed its side."""
 
 
 class State(Enum):
@@ -98,7 +127,7 @@ class Deferred:
 class TcpConn:
     """One end of a TCP connection."""
 
-    def __init__(self, world: World, ns: Namespace, table: Sockets, laddr: int, lport: int,
+    def __init__(self, world: World, ns: Namespace, table: SockTable, laddr: int, lport: int,
                  raddr: int, rport: int, mss: int, iss: int) -> None:
         self.world, self.ns, self.table = world, ns, table
         self.laddr, self.lport, self.raddr, self.rport = laddr, lport, raddr, rport
@@ -118,7 +147,7 @@ class TcpConn:
         self.rx_bytes = bytearray()
         self.peer_fin = False
         self.error: int | None = None  # errno that ended the connection
-        self.listener: SimListener | None = None
+        self.listener: TcpListener | None = None
         # congestion control
         self.cwnd = INIT_CWND * mss
         self.ssthresh = 1 << 60
@@ -164,8 +193,6 @@ class TcpConn:
     def output(self, packet: IPv4) -> None:
         """Hand a segment to IP, unless the local device's queue is full: then it waits for
         room, as a socket's skb does under qdisc backpressure (never dropped locally)."""
-        from ctrnet.backends.sim.ipv4 import ip_local_out
-
         qdisc = self._qdisc()
         if qdisc is not None:
             now = self.world.clock.now()
@@ -187,7 +214,7 @@ class TcpConn:
         self._send(TCP_SYN, self.iss, mss=self.mss + TIMESTAMP_OPTION)
         self._arm(TCP_TIMEOUT_INIT)
 
-    def accept_syn(self, seg: Tcp, listener: SimListener) -> None:
+    def accept_syn(self, seg: Tcp, listener: TcpListener) -> None:
         """A listener's child, answering the SYN that made it."""
         self.listener = listener
         self.state = State.SYN_RECV
@@ -226,10 +253,7 @@ class TcpConn:
             return max(self.snd_nxt - self.high_sack, 0) + len(self.retransmitted) * self.mss
         return self.snd_nxt - self.snd_una - len(self.sacked) * self.mss
 
-    def _qdisc(self) -> Tbf | None:
-        from ctrnet.backends.sim.ipv4 import route_output
-        from ctrnet.errors import BackendError
-
+    def _qdisc(self) -> RootQdisc | None:
         try:
             return route_output(self.ns, self.raddr).dev.qdisc
         except BackendError:
@@ -344,8 +368,6 @@ class TcpConn:
             self._data(seg)
 
     def _reset(self) -> None:
-        from errno import ECONNREFUSED, ECONNRESET
-
         self.error = ECONNREFUSED if self.state is State.SYN_SENT else ECONNRESET
         self._close()
 

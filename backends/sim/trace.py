@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ctrnet.backends.sim import netfilter as sim_netfilter
 from ctrnet.backends.sim.capture import add_tap, remove_tap
 from ctrnet.backends.sim.conntrack import Conn
-from ctrnet.backends.sim.devices import Device
+from ctrnet.backends.sim.devices import BridgeState, Device, Namespace, Port
 from ctrnet.backends.sim.hooks import Hook, Hooks
 from ctrnet.backends.sim.ipv4 import LIMITED_BROADCAST, route_output
 from ctrnet.backends.sim.packet import (
@@ -37,8 +37,8 @@ from ctrnet.troubleshoot.wire import decode
 from ctrnet.types import PortState
 
 if TYPE_CHECKING:
-    from ctrnet.backends.sim.bridge import BridgeState, Port
-    from ctrnet.backends.sim.world import Namespace, World
+    from ctrnet.backends.sim.world import World
+
 
 class Recorder:
     """Collects the hops of the traced exchange, in the order they happen."""
@@ -309,7 +309,7 @@ def tracing(world: World, origin: str) -> Iterator[Recorder]:
     # The simulator's netfilter looks `evaluate` up in its module at each call: for the
     # traced exchange only, it reports each table's outcome (no cost on untraced packets).
     names["evaluate"] = evaluate
-    world.hooks = hooks  # type: ignore[assignment]  # a wrapper around the Netfilter
+    world.hooks = hooks  # a wrapper around the Netfilter
     add_tap(world, rec.frame)
     try:
         yield rec

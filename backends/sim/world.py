@@ -1,4 +1,13 @@
-"""The simulated world: namespaces, their devices, sysctls, and frame delivery.
+"""The simulated world: its namespaces, the clock, and the delivery of frames (net/core/dev.c).
+
+Layering: above the data (`devices.py`: namespaces, devices, bridge state; `packet.py`:
+frames) and below every protocol handler. Handlers register here as they do in the kernel's
+core, instead of the world importing them: `dev_add_pack` for an ethertype (ipv4.py: IPv4,
+neighbour.py: ARP), `netdev_rx_handler_register` for the frames of bridge ports and
+`register_br_dev_xmit` for what a bridge device sends (bridge.py), `nf_register_hooks` for
+the netfilter hook points the packet path calls (netfilter.py; `hooks.py` names them).
+`stack.py` imports every handler, and the package imports it first, so a world is always
+complete.
 
 A World owns the clock, a seeded MAC generator, a FIFO of frames in flight and the timers
 (picklable callables) of what must act later. Sending a frame never recurses: `xmit` puts it
@@ -13,21 +22,14 @@ import heapq
 import random
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import NoReturn
 
-from ctrnet.backends.sim.bridge import bridge_receive, bridge_xmit
 from ctrnet.backends.sim.clock import Clock
-from ctrnet.backends.sim.devices import Bridge, Device, Loopback, Veth
-from ctrnet.backends.sim.ipv4 import netif_receive
-from ctrnet.backends.sim.neighbour import NeighTable
-from ctrnet.backends.sim.netfilter import Netfilter
+from ctrnet.backends.sim.devices import Bridge, BridgeState, Device, Loopback, Namespace, Port, Veth
+from ctrnet.backends.sim.hooks import Hooks
 from ctrnet.backends.sim.packet import Frame, frame_length
-from ctrnet.backends.sim.routing import Fib, select_src
 from ctrnet.errors import from_errno
-
-if TYPE_CHECKING:
-    from ctrnet.backends.sim.netfilter import NfState
-    from ctrnet.backends.sim.sockets import Sockets
+from ctrnet.types import LinkKind
 
 #: Per-namespace sysctl defaults; a namespace stores only what was changed.
 SYSCTL_DEFAULTS: dict[str, str] = {
@@ -60,78 +62,51 @@ CONF_DEFAULTS: dict[str, str] = {
 STORM_LIMIT = 200_000
 
 
-class Namespace:
-    __slots__ = ("name", "devices", "by_index", "next_index", "sysctl", "fib", "neigh", "lo",
-                 "echo_replies", "icmp_errors", "nf", "sockets", "etc")
+_LOOPBACK_KIND = LinkKind.LOOPBACK
 
-    def __init__(self, name: str, lo_mac: int = 0) -> None:
-        self.name = name
-        self.devices: dict[str, Device] = {}
-        self.by_index: dict[int, Device] = {}
-        self.next_index = 1
-        self.sysctl: dict[str, str] = {}
-        self.fib = Fib()
-        self.neigh = NeighTable()
-        self.echo_replies: dict[int, list[tuple[int, int]]] = {}
-        self.icmp_errors: list[object] = []
-        # Made on first use, so that an idle namespace costs two empty slots.
-        self.nf: NfState | None = None  # iptables, ebtables, conntrack
-        self.sockets: Sockets | None = None  # listeners and connections
-        self.etc: dict[str, str] | None = None  # /etc/netns/NAME/ files (resolv.conf…)
-        self.lo = Loopback(self, "lo", 0, lo_mac, mtu=65536)
-        self.attach(self.lo)
+# -- hook points of the core (what registers here is named in the module docstring) ----------
+#: A link-layer protocol handler (struct packet_type's func): the world, the device the frame
+#: came in by, the frame, and whether it was addressed to this host (eth_type_trans's
+#: PACKET_HOST; a multicast frame is for the handler to judge).
+PacketHandler = Callable[["World", Device, Frame, bool], None]
+#: What takes the frames arriving on a bridge port (the bridge's rx_handler).
+RxHandler = Callable[["World", Port, Frame], None]
+#: What a bridge device does with a frame its own stack sends (its ndo_start_xmit).
+BridgeXmit = Callable[["World", BridgeState, Frame], None]
+#: What answers the netfilter hook points of a new world.
+HooksFactory = Callable[["World"], Hooks]
 
-    def attach(self, dev: Device, index: int | None = None) -> None:
-        """Register `dev` here, keeping `index` when it is free (dev_change_net_namespace)."""
-        if index is None or index in self.by_index:
-            while self.next_index in self.by_index:
-                self.next_index += 1
-            index = self.next_index
-            self.next_index += 1
-        dev.ns = self
-        dev.index = index
-        self.devices[dev.name] = dev
-        self.by_index[index] = dev
+#: dev_add_pack: the handler of each ethertype; frames of other ethertypes are dropped.
+ptype_base: dict[int, PacketHandler] = {}
 
-    def detach(self, dev: Device) -> None:
-        del self.devices[dev.name]
-        del self.by_index[dev.index]
 
-    def device(self, name: str) -> Device:
-        dev = self.devices.get(name)
-        if dev is None:
-            raise from_errno(errno.ENODEV, f"device {name!r} not found in namespace {self.name!r}")
-        return dev
+def _not_registered(*args: object) -> NoReturn:
+    raise RuntimeError("a protocol handler of the simulator is missing: import "
+                       "ctrnet.backends.sim.stack (the package does) before making a World")
 
-    def forwarding(self, indev: Device) -> bool:
-        """IN_DEV_FORWARD(indev): the input device's copy, which ip_forward overwrites."""
-        sysctl = self.sysctl
-        if not sysctl:
-            return False
-        value = sysctl.get(f"net.ipv4.conf.{indev.name}.forwarding")
-        if value is None:
-            value = sysctl.get("net.ipv4.ip_forward", "0")
-        return value != "0"
 
-    def select_src(self, dev: Device | None, target: int) -> int | None:
-        return select_src(list(self.devices.values()) if dev is None or not dev.addrs
-                          else [], dev, target)
+_br_handle_frame: RxHandler = _not_registered
+_br_dev_xmit: BridgeXmit = _not_registered
+_nf_hooks: HooksFactory = _not_registered
 
-    def is_local_mac(self, dev: Device, frame: Frame) -> bool:
-        # A bridge passes up frames for its ports' own addresses as PACKET_HOST.
-        if isinstance(dev, Bridge):
-            rec = dev.br.fdb.get(frame.dst)
-            return rec is not None and rec.local
-        return False
 
-    def deliver_echo_reply(self, ident: int, seq: int, ttl: int) -> None:
-        replies = self.echo_replies.get(ident)
-        if replies is not None:
-            replies.append((seq, ttl))
+def dev_add_pack(ethertype: int, handler: PacketHandler) -> None:
+    ptype_base[ethertype] = handler
 
-    def deliver_icmp_error(self, packet: object) -> None:
-        if len(self.icmp_errors) < 100:
-            self.icmp_errors.append(packet)
+
+def netdev_rx_handler_register(handler: RxHandler) -> None:
+    global _br_handle_frame
+    _br_handle_frame = handler
+
+
+def register_br_dev_xmit(handler: BridgeXmit) -> None:
+    global _br_dev_xmit
+    _br_dev_xmit = handler
+
+
+def nf_register_hooks(factory: HooksFactory) -> None:
+    global _nf_hooks
+    _nf_hooks = factory
 
 
 class Departure:
@@ -154,7 +129,7 @@ class World:
 
     def __init__(self, seed: int = 0) -> None:
         self.clock = Clock()
-        self.hooks = Netfilter(self)
+        self.hooks: Hooks = _nf_hooks(self)
         self.namespaces: dict[str, Namespace] = {}
         self.rng = random.Random(seed)
         self.queue: deque[tuple[Device, Frame]] = deque()
@@ -238,7 +213,7 @@ class World:
             if dev.peer.up:  # veth_xmit drops while the peer is down (no carrier)
                 self.queue.append((dev.peer, frame))
         elif isinstance(dev, Bridge):
-            bridge_xmit(self, dev.br, frame)
+            _br_dev_xmit(self, dev.br, frame)
         elif isinstance(dev, Loopback):
             self.queue.append((dev, frame))
 
@@ -247,12 +222,19 @@ class World:
         if not dev.up:
             return
         if dev.port is not None:
-            bridge_receive(self, dev.port, frame)
+            _br_handle_frame(self, dev.port, frame)
         else:
             self.stack_receive(dev, frame)
 
     def stack_receive(self, dev: Device, frame: Frame) -> None:
-        netif_receive(self, dev, frame)
+        """__netif_receive_skb past the rx_handler: the frame goes to the handler of its
+        ethertype (dev_add_pack), told whether it was addressed to this host."""
+        handler = ptype_base.get(frame.ethertype)
+        if handler is not None:
+            # A bridge passes up frames for its ports' own addresses as PACKET_HOST.
+            to_us = (frame.dst == dev.mac or dev.kind is _LOOPBACK_KIND
+                     or dev.ns.is_local_mac(dev, frame))
+            handler(self, dev, frame, to_us)
 
     def run(self) -> None:
         """Deliver frames in flight until none are left."""

@@ -21,7 +21,7 @@ from ctrnet.netfilter.ebtables import EbtablesFilter
 from ctrnet.netfilter.ruleset import Ruleset
 
 if TYPE_CHECKING:
-    from ctrnet.backends.sim.netfilter import NfState
+    from ctrnet.backends.sim.nfstate import NfState
 
 _NETNS_DIRS = ("/var/run/netns/", "/run/netns/")
 
