@@ -7,6 +7,7 @@ state when there is one. Human output follows `--lang`; `--json` is for scripts.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -16,7 +17,7 @@ from typing import Any
 from ctrnet import names
 from ctrnet.backend import Backend
 from ctrnet.cli_network import _arg, _common, count_arg, open_world, seconds_arg
-from ctrnet.errors import InvalidConfig
+from ctrnet.errors import InvalidConfig, from_errno
 from ctrnet.i18n import say
 from ctrnet.network import EndpointRecord, Mode
 from ctrnet.state import StateStore, default_state_dir
@@ -49,7 +50,10 @@ def resolve_ns(world: Backend, state: StateStore | None, name: str) -> str:
         return name
     if any(r.container == name and r.mode is Mode.HOST for r in _records(state)):
         return world.host_ns
-    return name
+    # Said here rather than by the backend, so that it reads the same on every backend and
+    # in both languages (the simulator's own words, the kernel's errno).
+    raise from_errno(errno.ENOENT, f"namespace {name!r} does not exist",
+                     ja=f"名前空間 {name!r} は存在しません")
 
 
 # -- capture -----------------------------------------------------------------------------------
