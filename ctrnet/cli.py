@@ -261,7 +261,7 @@ def _world_held_by_a_sim_run(args: argparse.Namespace) -> str | None:
     if chosen is None or SIMULATED_COMMAND_LINE not in chosen.capabilities \
             or not hasattr(args, "state_dir") or cli_network._injected:
         return None
-    world_dir = os.path.join(args.state_dir or default_state_dir("sim"), "world")
+    world_dir = os.path.join(args.state_dir or default_state_dir(chosen.name), "world")
     holder = sim_run_holding(world_dir)
     if holder is None:
         return None
