@@ -19,6 +19,7 @@ import errno
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -55,13 +56,14 @@ def _english_afterwards() -> Iterator[None]:
     i18n.set_lang("en")
 
 
-def _core_files() -> list[Path]:
-    return sorted(p for p in CORE.rglob("*.py")
-                  if not OUTSIDE & set(p.relative_to(CORE).parts))
+def _core_files(core: Path = CORE) -> list[Path]:
+    return sorted(p for p in core.rglob("*.py")
+                  if not OUTSIDE & set(p.relative_to(core).parts))
 
 
-def _trees() -> dict[Path, ast.Module]:
-    files = _core_files() + sorted((ROOT / "backends").rglob("*.py"))
+def _trees(core: Path) -> dict[Path, ast.Module]:
+    """The core's files and the backends' (where more error classes are defined)."""
+    files = _core_files(core) + sorted((core.parent / "backends").rglob("*.py"))
     return {p: ast.parse(p.read_text(encoding="utf-8"), str(p)) for p in files}
 
 
@@ -99,18 +101,18 @@ def _error_classes(trees: dict[Path, ast.Module]) -> tuple[set[str], set[str]]:
     return kinds, self_worded
 
 
-def _english_only_errors() -> Counter[str]:
+def _english_only_errors(core: Path = CORE) -> Counter[str]:
     """Per core file: the calls building a CtrnetError (or `from_errno`) without `ja=`."""
-    trees = _trees()
+    trees = _trees(core)
     kinds, self_worded = _error_classes(trees)
     builders = (kinds - self_worded) | {"from_errno"}
     found: Counter[str] = Counter()
-    for path in _core_files():
+    for path in _core_files(core):
         for node in ast.walk(trees[path]):
             if (isinstance(node, ast.Call) and _name(node.func) in builders
                     and (node.args or node.keywords)
                     and not any(k.arg == "ja" for k in node.keywords)):
-                found[str(path.relative_to(ROOT))] += 1
+                found[str(path.relative_to(core.parent))] += 1
     return found
 
 
@@ -122,11 +124,23 @@ def test_every_error_the_core_builds_has_a_japanese_wording() -> None:
 
 
 def test_the_scan_sees_an_error_without_its_japanese(tmp_path: Path) -> None:
-    tree = ast.parse("raise InvalidConfig(f'subnet {s} is bad')\n"
-                     "raise InvalidConfig('x', ja='エックス')\n")
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
-    missing = [c for c in calls if not any(k.arg == "ja" for k in c.keywords)]
-    assert len(missing) == 1  # the rule the scan applies, on a case that breaks it
+    core = tmp_path / "ctrnet"
+    core.mkdir()
+    shutil.copy(CORE / "errors.py", core)
+    (core / "mistake.py").write_text(
+        "from ctrnet.errors import InvalidConfig, from_errno\n"
+        "class Own(InvalidConfig):\n"
+        "    def __init__(self, what: str) -> None:\n"
+        "        super().__init__(f'{what} is bad', ja=f'{what} は誤りです')\n"
+        "def english(s: str) -> None:\n"
+        "    raise InvalidConfig(f'subnet {s} is bad')\n"
+        "def english_errno() -> None:\n"
+        "    raise from_errno(2, 'gone')\n"
+        "def both() -> None:\n"
+        "    raise InvalidConfig('x', ja='エックス')\n"
+        "def worded_by_its_class() -> None:\n"
+        "    raise Own('x')\n", encoding="utf-8")
+    assert _english_only_errors(core) == {"ctrnet/mistake.py": 2}
 
 
 def _help_values(tree: ast.Module) -> Iterator[tuple[int, ast.expr, ast.AST]]:
