@@ -6,6 +6,9 @@ rx_handler takes them; a bridge device "receives" what the bridge passes up to i
 A world gets the taps by switching to `TappedWorld` (same slots, the three entry points
 observed) while some tap is open, and back when the last one closes: untapped worlds pay
 nothing.
+
+Layering: above the stack, part of the backend: `TappedWorld` extends the world's
+delivery; no handler imports it.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 Everything time-dependent in the simulator (STP port states, FDB ageing, neighbour states)
 is computed lazily from timestamps against this clock, so advancing it is O(1).
+
+Layering: the bottom of the simulator, with the frames: it imports nothing of it.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Per-namespace /etc files of the simulator: iproute2's /etc/netns/NAME/FILE convention
-(resolv.conf, hosts) as virtual files that live and die with the namespace."""
+(resolv.conf, hosts) as virtual files that live and die with the namespace.
+
+Layering: above the data (a namespace's files), part of the backend.
+"""
 
 from __future__ import annotations
 

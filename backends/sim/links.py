@@ -4,6 +4,9 @@ ports enabled/disabled, FDB local entries, veth pairs living and dying together)
 
 Every function validates everything before it changes anything, so a refused request
 leaves the world as it was.
+
+Layering: above the stack (`stack.py`), part of the backend: it changes the data of
+`devices.py` and the routes of `routing.py`; no handler imports it.
 """
 
 from __future__ import annotations

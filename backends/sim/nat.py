@@ -5,6 +5,9 @@ first packet: it rewrites the connection's reply tuple, keeping it unique in the
 moving the source port (nf_nat_get_unique_tuple). Every later packet of the connection, either
 direction, is then rewritten from the tuples (nf_nat_packet); ICMP errors RELATED to it get
 their quoted header translated too (nf_nat_icmp_reply_translation).
+
+Layering: netfilter's data, low in the simulator (it imports only conntrack and the
+frames); `netfilter.py` binds and rewrites through it at the hooks.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """SimBackend's netfilter, traffic-control and transport operations (the Backend methods of
 iptables, ebtables, conntrack, tc and the TCP/UDP probes), over the world's per-namespace
 `NfState`, devices' qdiscs and socket tables.
+
+Layering: above the stack, part of the backend (SimBackend's mixins).
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@ header fields.
 
 Addresses are ints internally (MAC 48 bit, IPv4 32 bit) for speed; `mac_str`/`ip_str` and the
 parsers convert at the backend boundary. Fields are those a pcap writer needs later.
+
+Layering: the bottom of the simulator, with the clock: it imports nothing of it.
 """
 
 from __future__ import annotations

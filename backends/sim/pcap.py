@@ -4,6 +4,8 @@ Header fields the simulator does not model get the values Linux uses: DF on TCP 
 ping's echo requests, the TCP options Linux sends (MSS, SACK-permitted, timestamps from the
 virtual clock in ms, window scale 7), iputils ping's 56-byte payload, zero-filled data for
 segments whose bytes the simulator does not keep.
+
+Layering: above the frames only; capture and trace use it.
 """
 
 from __future__ import annotations

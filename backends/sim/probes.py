@@ -1,6 +1,8 @@
 """TCP/UDP probes in the simulated world: connect and bulk transfer, as the kernel backend's
 probes do them (TCP: handshake, send, shut down, read the answer to EOF; UDP: send, await the
 echo), each waiting on the virtual clock until its socket has an answer or the deadline passes.
+
+Layering: above the stack, part of the backend: it drives the sockets and the IPv4 path.
 """
 
 from __future__ import annotations

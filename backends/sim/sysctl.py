@@ -2,6 +2,8 @@
 
 Only keys the simulator knows exist (anything else is ENOENT, as a missing /proc/sys file);
 ip_forward and conf.all.forwarding mirror each other like the kernel's inet_forward_change.
+
+Layering: above the data (a namespace's sysctl overrides), part of the backend.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ tables' verdicts, conntrack state and NAT rewrites, the routing decision and why
 goes no further), and its devices tapped (`capture.add_tap`: devices in and out, bridge
 decisions, ARP). The request phase ends when another packet is sent locally (the reply); the
 reply phase when a third one is (TCP's ACK, say).
+
+Layering: above the stack, part of the backend: it wraps the world's hooks for one probe.
 """
 
 from __future__ import annotations
