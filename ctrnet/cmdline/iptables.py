@@ -197,7 +197,8 @@ def iptables_restore(argv: list[str], ctx: Context) -> int:
     ruleset = ctx.ruleset("iptables-restore")
     target = ruleset.copy() if flags["test"] else ruleset
     try:
-        target.restore(text, noflush=flags["noflush"], counters=flags["counters"])
+        target.restore(text, noflush=flags["noflush"], counters=flags["counters"],
+                       options=canonical_argv)
     except CtrnetError as err:
         raise _restore_failure(err, text) from err
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import replace
 
 from ctrnet.errors import CtrnetError, InvalidArgument, InvalidConfig, from_errno
@@ -266,10 +267,13 @@ class Ruleset:
                 out.append(save_table(self.tables[name], counters=counters, banner=banner))
         return "".join(out)
 
-    def restore(self, text: str, *, noflush: bool = True, counters: bool = False) -> None:
+    def restore(self, text: str, *, noflush: bool = True, counters: bool = False,
+                options: Callable[[list[str]], list[str]] | None = None) -> None:
         """Apply iptables-restore text. Each `*table … COMMIT` block is atomic; a failing
         block raises (message "line N failed: …") leaving that block's table as it was,
-        while blocks committed before it stay, as with iptables-nft-restore."""
+        while blocks committed before it stay, as with iptables-nft-restore. `options`
+        turns a rule line's words into the one-word-per-option form the parser reads (the
+        command line's getopt_long, which iptables-restore runs on every rule line too)."""
         work: Table | None = None
         for lineno, raw in enumerate(text.splitlines(keepends=True), start=1):
             line = raw.strip()
@@ -291,7 +295,7 @@ class Ruleset:
                 elif line.startswith(":"):
                     self._restore_chain_line(work, line, counters)
                 else:
-                    self._restore_rule_line(work, raw, counters)
+                    self._restore_rule_line(work, raw, counters, options)
             except CtrnetError as err:
                 if str(err).startswith("iptables-restore"):
                     raise
@@ -319,7 +323,8 @@ class Ruleset:
         check_chain_name(name)
         table.chains[name] = Chain(name)
 
-    def _restore_rule_line(self, table: Table, raw: str, counters: bool) -> None:
+    def _restore_rule_line(self, table: Table, raw: str, counters: bool,
+                           options: Callable[[list[str]], list[str]] | None) -> None:
         line = raw.lstrip()
         rule_counters: tuple[int, int] | None = None
         if line.startswith("["):
@@ -329,7 +334,8 @@ class Ruleset:
             line = line[match.end():]
             if counters:
                 rule_counters = (int(match.group(1)), int(match.group(2)))
-        cmd = parse_command(split_restore_line(line), restore=True)
+        words = split_restore_line(line)
+        cmd = parse_command(options(words) if options else words, restore=True)
         if cmd.verb in (Verb.LIST, Verb.LIST_RULES):
             raise InvalidConfig(f"Illegal option `{cmd.verb.value}' in iptables-restore")
         cmd_counters = cmd.counters if cmd.counters is not None else rule_counters
