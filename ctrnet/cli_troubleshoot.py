@@ -17,7 +17,7 @@ from typing import Any
 from ctrnet import names
 from ctrnet.backend import Backend
 from ctrnet.cli_network import _arg, _common, count_arg, open_world, seconds_arg
-from ctrnet.errors import InvalidConfig, from_errno
+from ctrnet.errors import InvalidConfig, NotFound, from_errno
 from ctrnet.i18n import say
 from ctrnet.network import EndpointRecord, Mode
 from ctrnet.state import StateStore, default_state_dir
@@ -67,6 +67,9 @@ def _capture(args: argparse.Namespace) -> int:
     state_dir = _state_dir(args)
     with open_world(args.backend, state_dir) as world:
         ns = resolve_ns(world, _store(state_dir), args.ns)
+        if all(link.name != args.ifname for link in world.link_list(ns)):
+            raise NotFound(f"device {args.ifname!r} not found in namespace {ns!r}", errno.ENODEV,
+                           ja=f"名前空間 {ns!r} にデバイス {args.ifname!r} はありません")
         filt = " ".join(args.filter) or None
         cap = world.capture_start(ns, args.ifname, filter=filt)
         if args.progress or (sys.stderr.isatty() and not args.json):

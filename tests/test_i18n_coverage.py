@@ -276,6 +276,10 @@ MISTAKES = [
     (["trace", "--from", "nosuch", "--to", "10.70.0.1"], 1,
      "ctrnet: namespace 'nosuch' does not exist (ENOENT: No such file or directory)",
      "ctrnet: 見つかりません: 名前空間 'nosuch' は存在しません (ENOENT: "),
+    (["capture", "c1", "eth9"], 1,
+     "ctrnet: device 'eth9' not found in namespace 'c1' (ENODEV: No such device)",
+     "ctrnet: 見つかりません: 名前空間 'c1' にデバイス 'eth9' はありません (ENODEV: "
+     "そのようなデバイスはありません)"),
     (["capture", "nosuch", "eth0"], 1,
      "ctrnet: namespace 'nosuch' does not exist (ENOENT: No such file or directory)",
      "ctrnet: 見つかりません: 名前空間 'nosuch' は存在しません (ENOENT: "),
