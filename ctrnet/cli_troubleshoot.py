@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
 import json
 import os
 import sys
@@ -110,11 +111,16 @@ def _capture(args: argparse.Namespace) -> int:
 def parse_target(text: str) -> tuple[str, int | None]:
     host, sep, port = text.rpartition(":")
     if not sep:
-        return text, None
-    if not port.isdigit() or not 0 < int(port) < 65536:
+        host, port = text, ""
+    elif not port.isdigit() or not 0 < int(port) < 65536:
         raise InvalidConfig(f"--to {text!r}: the port must be 1-65535",
                             ja=f"--to {text!r}: ポートは 1-65535 です")
-    return host, int(port)
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:  # the backends' own words for it, the same on each
+        raise from_errno(errno.EINVAL, f"bad IPv4 address {host!r}",
+                         ja=f"{host!r} は正しい IPv4 アドレスではありません") from None
+    return host, int(port) if port else None
 
 
 def _trace(args: argparse.Namespace) -> int:

@@ -276,6 +276,9 @@ MISTAKES = [
     (["trace", "--from", "nosuch", "--to", "10.70.0.1"], 1,
      "ctrnet: namespace 'nosuch' does not exist (ENOENT: No such file or directory)",
      "ctrnet: 見つかりません: 名前空間 'nosuch' は存在しません (ENOENT: "),
+    (["trace", "--from", "c1", "--to", "c2"], 1,
+     "ctrnet: bad IPv4 address 'c2' (EINVAL: Invalid argument)",
+     "ctrnet: 引数の誤り: 'c2' は正しい IPv4 アドレスではありません (EINVAL: 無効な引数です)"),
     (["capture", "c1", "eth9"], 1,
      "ctrnet: device 'eth9' not found in namespace 'c1' (ENODEV: No such device)",
      "ctrnet: 見つかりません: 名前空間 'c1' にデバイス 'eth9' はありません (ENODEV: "
