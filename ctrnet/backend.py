@@ -364,7 +364,7 @@ class Backend(abc.ABC):
         `filter` is a pcap-filter expression (host, net, port, tcp/udp/icmp/arp, and/or/not).
         ENODEV if there is no such device."""
         raise from_errno(errno.EOPNOTSUPP, f"backend {self.name!r} cannot capture",
-                         ja=f"バックエンド {self.name!r} はパケットを取得できません")
+                         ja=f"バックエンド {self.name!r} はパケットをキャプチャできません")
 
     def trace(self, ns: str, dst: str, *, proto: str = "icmp", port: int | None = None,
               timeout: float = 1.0) -> PacketTrace:

@@ -78,7 +78,7 @@ def _capture(args: argparse.Namespace) -> int:
                         f"{args.ping} へ ping {args.count} 回") if args.ping
                     else say(f"for {args.duration:g} s", f"{args.duration:g} 秒間"))
             print(say(f"capturing on {args.ns}/{args.ifname} {what}…",
-                      f"{args.ns}/{args.ifname} で取得中（{what}）…"), file=sys.stderr)
+                      f"{args.ns}/{args.ifname} でキャプチャ中（{what}）…"), file=sys.stderr)
         try:
             if args.ping:
                 world.ping(ns, args.ping, count=args.count, timeout=1.0)
@@ -92,7 +92,7 @@ def _capture(args: argparse.Namespace) -> int:
             out.write(data)
         print(say(f"{len(records)} packets captured on {args.ns}/{args.ifname}, written to "
                   f"{args.write}",
-                  f"{args.ns}/{args.ifname} で {len(records)} パケットを取得し、{args.write} "
+                  f"{args.ns}/{args.ifname} で {len(records)} パケットをキャプチャし、{args.write} "
                   "に書いた"), file=sys.stderr)
     texts = tcpdump_format.lines(records)
     if args.json:
@@ -218,12 +218,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     common = _common()
     p = sub.add_parser("capture", parents=[common],
                        help=say("capture packets on an interface (pcap file or tcpdump lines)",
-                                "インターフェースのパケットを取得（pcap ファイルか tcpdump 形式）"))
+                                "インターフェースのパケットをキャプチャする（pcap ファイルか "
+                                "tcpdump 形式）"))
     # The one name rule (ctrnet.names): a bad name is a usage error before anything opens.
     p.add_argument("ns", type=_arg(names.netns), help=say("namespace (host, or a container's)",
                                   "名前空間（host かコンテナのもの）"))
     p.add_argument("ifname", type=_arg(names.ifname),
-                   help=say("interface to capture on", "取得するインターフェース"))
+                   help=say("interface to capture on", "キャプチャするインターフェース"))
     p.add_argument("filter", nargs="*",
                    help=say("pcap-filter: host/net/port/tcp/udp/icmp/arp",
                             "pcap-filter の式: host/net/port/tcp/udp/icmp/arp"))
@@ -234,10 +235,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                             "tcpdump 形式の行を表示する"))
     p.add_argument("--duration", type=_arg(seconds_arg), default=1.0,
                    help=say("seconds to capture for (simulator: virtual seconds)",
-                            "取得する秒数（シミュレータでは仮想の秒）"))
+                            "キャプチャする秒数（シミュレータでは仮想の秒）"))
     p.add_argument("--ping", metavar="ADDR",
                    help=say("send pings from NS while capturing",
-                            "取得しながら NS から ping を送る"))
+                            "キャプチャしながら NS から ping を送る"))
     p.add_argument("-c", "--count", type=_arg(count_arg), default=1,
                    help=say("pings to send (with --ping)", "送る ping の数（--ping と共に）"))
     p.set_defaults(func=_capture)
