@@ -4,7 +4,10 @@
 (LC_ALL, then LC_MESSAGES, then LANG: the first one set and not empty wins), and a locale
 starting with "ja" means Japanese. Machine output (--json, pcap, Graphviz) is not translated.
 Messages are written at their call site in both languages, `say("English", "日本語")`, so a
-reader sees what is said without a catalogue to look up.
+reader sees what is said without a catalogue to look up. An error is raised with both
+wordings too, `InvalidConfig("English", ja="日本語")` (`ctrnet.errors`): its `str()` stays
+English, the command line prints the current language's. tests/test_i18n_coverage.py keeps
+every help text and every error of the core in both languages.
 """
 
 from __future__ import annotations
