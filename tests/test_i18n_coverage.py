@@ -123,6 +123,17 @@ def test_every_error_the_core_builds_has_a_japanese_wording() -> None:
     assert dict(found) == KNOWN_ENGLISH, "KNOWN_ENGLISH is stale: lower it to what is left"
 
 
+def test_no_error_is_worded_by_the_current_language() -> None:
+    """`say()` inside a raise would make str(exc) follow --lang: logs and --json would change
+    language with it. Errors take both wordings instead (`ja=`)."""
+    found = [f"{path.relative_to(ROOT)}:{node.lineno}" for path in _core_files()
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, ast.Raise) and node.exc is not None
+             and any(isinstance(c, ast.Call) and _name(c.func) == "say"
+                     for c in ast.walk(node.exc))]
+    assert found == []
+
+
 def test_the_scan_sees_an_error_without_its_japanese(tmp_path: Path) -> None:
     core = tmp_path / "ctrnet"
     core.mkdir()
