@@ -33,6 +33,7 @@ from typing import IO, Any
 from ctrnet.backends.sim.backend import SimBackend
 from ctrnet.errors import InvalidConfig
 from ctrnet.safefiles import open_nofollow, secure_dir
+from ctrnet.types import NeighState, OperState, Proto
 
 WORLD_FILE = "world.json"
 LOCK_FILE = "lock"
@@ -71,6 +72,17 @@ _TRANSIENT: dict[str, dict[str, Any]] = {
     "ctrnet.netfilter.ruleset:Ruleset": {"compiled": {}},
 }
 
+#: The attributes that hold a StrEnum, by class. Files written before StrEnums were tagged
+#: (a StrEnum is a str, and was written as a bare string) hold a plain string there: loading
+#: turns it back into the enum. tests/test_sim_persist_types.py checks that this lists every
+#: attribute a world keeps a StrEnum in.
+_STR_ENUMS: dict[str, dict[str, type[enum.StrEnum]]] = {
+    "ctrnet.backends.sim.devices:Entry": {"state": NeighState},
+    "ctrnet.backends.sim.neighbour:_Retransmit": {"state": NeighState},
+    "ctrnet.backends.sim.devices:Veth": {"settled": OperState},
+    "ctrnet.backends.sim.sockets:SimListener": {"proto": Proto},
+}
+
 
 class UnsupportedValue(TypeError):
     """The world holds a value the format has no way to write (a lambda, an open file)."""
@@ -96,10 +108,14 @@ class _Encoder:
         return value
 
     def value(self, obj: Any) -> Any:
-        if obj is None or isinstance(obj, bool | str):
+        if obj is None or type(obj) is str or type(obj) is bool:
             return obj
         if isinstance(obj, enum.Enum):
+            # Before the plain str above would catch it: a StrEnum is a str too, and written
+            # bare it would come back as a str (see _STR_ENUMS for the files written so).
             return {"enum": _name_of(type(obj)), "value": self.value(obj.value)}
+        if isinstance(obj, str):
+            raise UnsupportedValue(f"{type(obj).__qualname__} is a str the format cannot tag")
         if type(obj) is int:
             return obj
         if type(obj) is float:
@@ -341,10 +357,14 @@ class _Decoder:
         state = entry.get("state", {})
         if not isinstance(state, dict):
             raise self.bad(f"object {slot} has no attributes")
+        enums = _STR_ENUMS.get(_name_of(cls))
         for name, value in state.items():
             if not isinstance(name, str) or not name.isidentifier():
                 raise self.bad(f"object {slot} has an attribute named {name!r}")
-            object.__setattr__(obj, name, self.value(value))
+            decoded = self.value(value)
+            if enums is not None and type(decoded) is str and name in enums:
+                decoded = self._legacy_enum(enums[name], decoded)
+            object.__setattr__(obj, name, decoded)
 
     def _fill_container(self, obj: Any, entry: dict[str, Any]) -> None:
         items = entry.get("items")
@@ -371,6 +391,13 @@ class _Decoder:
             obj.extend(self.value(v) for v in self._list(items))
         else:
             obj.extend(self.value(v) for v in self._list(items))
+
+    def _legacy_enum(self, cls: type[enum.StrEnum], text: str) -> enum.StrEnum:
+        """The StrEnum a file written before the tag holds as a plain string."""
+        try:
+            return cls(text)
+        except ValueError:
+            raise self.bad(f"a value {text!r} of {_name_of(cls)}") from None
 
     def _class(self, name: str) -> type:
         module, _, qualname = _MOVED.get(name, name).partition(":")
