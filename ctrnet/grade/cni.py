@@ -5,7 +5,9 @@
 `Plugin` runs ADD / CHECK / DEL with the standard `CNI_*` environment through a `Launcher`
 (which places the process in the world's host namespace, see `ctrnet.grade.launch`), with a
 timeout per call. `parse_result` checks stdout against the CNI 1.0 result format; an error
-result (`code`, `msg`, `details`) or a crash becomes a `PluginFailed` with a one-line reason.
+result (`code`, `msg`, `details`) or a crash becomes a `PluginFailed` with a one-line reason,
+worded in English and Japanese (`str()` is the English one, `in_lang("ja")` the Japanese one;
+what the plugin printed is quoted verbatim in both).
 Spec: https://github.com/containernetworking/cni/blob/main/SPEC.md (sections 5 and 6).
 """
 
@@ -102,6 +104,12 @@ class CniResult:
     raw: dict[str, Any]
     #: What breaks the CNI 1.0 result format (empty for a valid result; see `parse_result`).
     problems: tuple[str, ...] = ()
+    #: The same problems in Japanese, in the same order.
+    problems_ja: tuple[str, ...] = ()
+
+    def problems_in(self, lang: str) -> tuple[str, ...]:
+        """`problems` in `lang` ("ja" or "en")."""
+        return self.problems_ja if lang == "ja" else self.problems
 
     def container_ip(self, ifname: str) -> IpConfig | None:
         """The first IPv4 config on the container interface `ifname` (or with no interface)."""
@@ -122,8 +130,15 @@ class ErrorResult:
     details: str = ""
 
     def __str__(self) -> str:
-        text = f"error {self.code}: {self.msg}"
-        return f"{text} ({self.details})" if self.details and self.details != self.msg else text
+        return self.in_lang("en")
+
+    def in_lang(self, lang: str) -> str:
+        """The error as the plugin gave it (its msg and details verbatim), in ctrnet's words
+        of `lang` around them."""
+        text = f"{'エラー' if lang == 'ja' else 'error'} {self.code}: {self.msg}"
+        if not self.details or self.details == self.msg:
+            return text
+        return f"{text}（{self.details}）" if lang == "ja" else f"{text} ({self.details})"
 
 
 def _short(text: str, limit: int = 120) -> str:
@@ -137,84 +152,106 @@ def parse_result(stdout: str, *, expect_version: str = CNI_VERSION,
     what is wrong, all of it, in one line; lenient (`strict=False`), the result comes back
     with what could be read and its `problems` listed: the grader judges the network the
     plugin built, and reports the result's format on its own (a CNI convention the guide
-    does not teach)."""
-    problems: list[str] = []
+    does not teach). Each problem is worded in English and in Japanese."""
+    problems: list[tuple[str, str]] = []
+
+    def bad(en: str, ja: str) -> None:
+        problems.append((en, ja))
+
     try:
         data = json.loads(stdout)
     except ValueError:
-        problems.append(f"result is not JSON: {_short(stdout) or 'empty output'!r}")
+        bad(f"result is not JSON: {_short(stdout) or 'empty output'!r}",
+            f"結果が JSON ではありません: {_short(stdout) or '出力が空'!r}")
         data = {}
     if not isinstance(data, dict):
-        problems.append(f"result is a JSON {type(data).__name__}, not an object")
+        kind = type(data).__name__
+        bad(f"result is a JSON {kind}, not an object",
+            f"結果が JSON のオブジェクトではなく {kind} です")
         data = {}
     if problems:
         if strict:
-            raise ResultInvalid(problems[0])
-        return CniResult((), (), (), {}, tuple(problems))
+            raise ResultInvalid(problems[0][0], ja=problems[0][1])
+        return CniResult((), (), (), {}, *_split(problems))
     if data.get("cniVersion") != expect_version:
-        problems.append(f"cniVersion is {data.get('cniVersion')!r}, expected {expect_version!r}")
+        bad(f"cniVersion is {data.get('cniVersion')!r}, expected {expect_version!r}",
+            f"cniVersion が {data.get('cniVersion')!r} です（{expect_version!r} のはず）")
     interfaces: list[Interface] = []
     raw_ifaces = data.get("interfaces", [])
     if not isinstance(raw_ifaces, list):
-        problems.append("interfaces is not a list")
+        bad("interfaces is not a list", "interfaces がリストではありません")
         raw_ifaces = []
     for n, iface in enumerate(raw_ifaces):
         if not isinstance(iface, dict) or not isinstance(iface.get("name"), str):
-            problems.append(f"interfaces[{n}] has no name")
+            bad(f"interfaces[{n}] has no name", f"interfaces[{n}] に name がありません")
             continue
         interfaces.append(Interface(iface["name"], iface.get("mac"), iface.get("sandbox")))
     ips: list[IpConfig] = []
     raw_ips = data.get("ips", [])
     if not isinstance(raw_ips, list):
-        problems.append("ips is not a list")
+        bad("ips is not a list", "ips がリストではありません")
         raw_ips = []
     for n, ip in enumerate(raw_ips):
         if not isinstance(ip, dict):
-            problems.append(f"ips[{n}] is not an object")
+            bad(f"ips[{n}] is not an object", f"ips[{n}] がオブジェクトではありません")
             continue
         try:
             address = ip_interface(ip.get("address", ""))
         except ValueError:
-            problems.append(f"ips[{n}].address {ip.get('address')!r} is not an address/prefix")
+            bad(f"ips[{n}].address {ip.get('address')!r} is not an address/prefix",
+                f"ips[{n}].address {ip.get('address')!r} は「アドレス/プレフィックス長」"
+                "ではありません")
             continue
         if "/" not in str(ip.get("address")):
-            problems.append(f"ips[{n}].address {ip.get('address')!r} lacks its prefix length")
+            bad(f"ips[{n}].address {ip.get('address')!r} lacks its prefix length",
+                f"ips[{n}].address {ip.get('address')!r} にプレフィックス長がありません")
         gateway = None
         if ip.get("gateway") is not None:
             try:
                 gateway = ip_address(ip["gateway"])
             except ValueError:
-                problems.append(f"ips[{n}].gateway {ip['gateway']!r} is not an address")
+                bad(f"ips[{n}].gateway {ip['gateway']!r} is not an address",
+                    f"ips[{n}].gateway {ip['gateway']!r} はアドレスではありません")
         index = ip.get("interface")
         if index is not None and (
             not isinstance(index, int) or not 0 <= index < len(raw_ifaces)
         ):
-            problems.append(f"ips[{n}].interface {index!r} is not an index into interfaces")
+            bad(f"ips[{n}].interface {index!r} is not an index into interfaces",
+                f"ips[{n}].interface {index!r} は interfaces の添字ではありません")
             index = None
         if isinstance(address, IPv4Interface):
             ips.append(IpConfig(address, gateway if isinstance(gateway, IPv4Address) else None,
                                 index))
     if not ips and not problems:
-        problems.append("ips is empty: the result gives the container no address")
+        bad("ips is empty: the result gives the container no address",
+            "ips が空です: 結果がコンテナにアドレスを与えていません")
     routes: list[tuple[IPv4Network, IPv4Address | None]] = []
     raw_routes = data.get("routes", []) or []
     if not isinstance(raw_routes, list):
-        problems.append("routes is not a list")
+        bad("routes is not a list", "routes がリストではありません")
         raw_routes = []
     for n, route in enumerate(raw_routes):
         try:
             dst = ip_network(route["dst"], strict=False)
             gw = ip_address(route["gw"]) if route.get("gw") else None
         except (KeyError, TypeError, ValueError):
-            problems.append(f"routes[{n}] is not {{dst, gw}}: {route!r}")
+            bad(f"routes[{n}] is not {{dst, gw}}: {route!r}",
+                f"routes[{n}] が {{dst, gw}} ではありません: {route!r}")
             continue
         if isinstance(dst, IPv4Network):
             routes.append((dst, gw if isinstance(gw, IPv4Address) else None))
     if "dns" in data and not isinstance(data["dns"], dict):
-        problems.append("dns is not an object")
+        bad("dns is not an object", "dns がオブジェクトではありません")
     if problems and strict:
-        raise ResultInvalid("invalid CNI result: " + "; ".join(problems))
-    return CniResult(tuple(interfaces), tuple(ips), tuple(routes), data, tuple(problems))
+        en, ja = _split(problems)
+        raise ResultInvalid("invalid CNI result: " + "; ".join(en),
+                            ja="CNI の結果の形式が誤っています: " + "; ".join(ja))
+    return CniResult(tuple(interfaces), tuple(ips), tuple(routes), data, *_split(problems))
+
+
+def _split(problems: list[tuple[str, str]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(English problems, Japanese problems)."""
+    return tuple(en for en, _ in problems), tuple(ja for _, ja in problems)
 
 
 def parse_error(stdout: str) -> ErrorResult | None:
@@ -230,30 +267,38 @@ def parse_error(stdout: str) -> ErrorResult | None:
 
 
 #: What a call's reason says when the plugin could not even start on this machine (a missing
-#: interpreter module or program): grading it says "could not run", not 0/6.
+#: interpreter module or program): grading it says "could not run", not 0/6. (The grade
+#: finds it in the English reason; the Japanese one says "起動できません".)
 CANNOT_START = "cannot start: "
 _NO_MODULE = re.compile(r"No module named '([\w.]+)'")
 _NOT_FOUND = re.compile(r"^(?:.*?: )?(?:line \d+: |\d+: )?([\w./+-]+): (?:command )?not found$",
                         re.MULTILINE)
 
 
-def cannot_start(returncode: int, stderr: str) -> str | None:
+def cannot_start(returncode: int, stderr: str, lang: str = "en") -> str | None:
     """Why the plugin could not start here, or None: a Python module its interpreter lacks
     (the traceback's last line, or a plugin's own one-line message naming it), a program
-    the shell could not find (exit 127), a bad `#!` line."""
+    the shell could not find (exit 127), a bad `#!` line. In `lang` ("ja" or "en")."""
     if returncode == 0:
         return None
+    ja = lang == "ja"
     module = _NO_MODULE.search(stderr)
     if module is not None:
         name = module.group(1).split(".")[0]
+        if ja:
+            return (f"その Python にモジュール {name!r} がありません（プラグインの #! 行の"
+                    f"インタプリタに入れる: python3 -m pip install {name}）")
         return (f"its Python has no module {name!r} (install it for the interpreter of the "
                 f"plugin's #! line: python3 -m pip install {name})")
     if returncode == 127:
         found = _NOT_FOUND.search(stderr)
         if found is not None:
+            if ja:
+                return f"{found.group(1)!r} を実行しますが、ここにはインストールされていません"
             return f"it runs {found.group(1)!r}, which is not installed here"
     if "bad interpreter" in stderr or returncode == 126:  # 126: found, but cannot execute
-        return _short(_last_words(stderr)) or "it cannot be executed here"
+        return _short(_last_words(stderr)) or (
+            "ここでは実行できません" if ja else "it cannot be executed here")
     return None
 
 
@@ -287,8 +332,11 @@ class Call:
     def ok(self) -> bool:
         return self.returncode == 0 and not self.timed_out and not self.violations
 
-    def reason(self, timeout: float) -> str:
-        """One line saying why the call failed."""
+    def reason(self, timeout: float, lang: str = "en") -> str:
+        """One line saying why the call failed, in `lang` ("ja" or "en"); what the plugin
+        printed is quoted as it printed it."""
+        if lang == "ja":
+            return self._reason_ja(timeout)
         what = f"{self.command} for {self.container_id}"
         if self.violations:
             return f"{what} {'; '.join(self.violations)}"
@@ -305,6 +353,29 @@ class Call:
             return f"{what} failed with {error}"
         said = _short(_last_words(self.stderr) or self.stdout) or "no output"
         return f"{what} exited {self.returncode} without a CNI error result: {said!r}"
+
+    def _reason_ja(self, timeout: float) -> str:
+        what = f"{self.container_id} の {self.command}"
+        if self.violations:  # the sandbox's own findings (ctrnet.grade.sandbox), in English
+            return f"{what}: {'; '.join(self.violations)}"
+        if self.timed_out:
+            return f"{what} が応答しません: {timeout:g} 秒で強制終了しました"
+        if self.returncode < 0:
+            name = signal.Signals(-self.returncode).name
+            return f"{what} がクラッシュしました: {name} で強制終了"
+        missing = cannot_start(self.returncode, self.stderr, "ja")
+        if missing is not None:
+            return f"{what} を起動できません: {missing}"
+        error = parse_error(self.stdout)
+        if error is not None:
+            return f"{what} が失敗しました: {error.in_lang('ja')}"
+        said = _short(_last_words(self.stderr) or self.stdout) or "出力なし"
+        return (f"{what} が CNI のエラー結果を出さずに終了コード {self.returncode} で"
+                f"終了しました: {said!r}")
+
+    def failure(self, timeout: float) -> PluginFailed:
+        """The error saying why the call failed, in both languages."""
+        return PluginFailed(self.reason(timeout), ja=self.reason(timeout, "ja"))
 
 
 @dataclass
@@ -351,21 +422,22 @@ class Plugin:
         is a failure too (ResultInvalid); lenient, it comes back with its `problems`."""
         call = self.invoke("ADD", container_id, ns, ifname)
         if not call.ok:
-            raise PluginFailed(call.reason(self.timeout))
+            raise call.failure(self.timeout)
         try:
             return parse_result(call.stdout, strict=strict)
         except ResultInvalid as exc:
-            raise ResultInvalid(f"ADD for {container_id}: {exc}") from None
+            raise ResultInvalid(f"ADD for {container_id}: {exc}",
+                                ja=f"{container_id} の ADD: {exc.in_lang('ja')}") from None
 
     def check(self, container_id: str, ns: str, result: CniResult, ifname: str = "eth0") -> None:
         call = self.invoke("CHECK", container_id, ns, ifname, result.raw)
         if not call.ok:
-            raise PluginFailed(call.reason(self.timeout))
+            raise call.failure(self.timeout)
 
     def delete(self, container_id: str, ns: str | None, ifname: str = "eth0",
                result: CniResult | None = None, *, netns_path: str | None = None) -> None:
         call = self.invoke("DEL", container_id, ns, ifname,
                            result.raw if result is not None else None, netns_path=netns_path)
         if not call.ok:
-            raise PluginFailed(call.reason(self.timeout))
+            raise call.failure(self.timeout)
 
