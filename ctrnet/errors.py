@@ -59,6 +59,23 @@ class CtrnetError(Exception):
         """What a kind adds after the message (BackendError: its errno)."""
         return ""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled as what it is, whatever its own constructor takes: its kind, English and
+        Japanese wordings, errno and attributes (a kind such as `FieldError(field, message)`
+        cannot be rebuilt by calling it with its args, as pickle would). The grader's world
+        server sends errors to a plugin's process so (`ctrnet.grade.remote`)."""
+        return (_rebuilt, (type(self), self.message, self.errno, self.message_ja),
+                dict(self.__dict__))
+
+
+def _rebuilt(kind: type[CtrnetError], message: str, errno: int,
+             ja: str | None) -> CtrnetError:
+    """An error of `kind` with these wordings and errno, its own constructor bypassed (the
+    wordings are final already); pickle then restores its attributes."""
+    error = kind.__new__(kind)
+    CtrnetError.__init__(error, message, errno, ja=ja)
+    return error
+
 
 class InvalidConfig(CtrnetError):
     """A user's value is wrong before anything is asked of the kernel (bad subnet, bad name)."""

@@ -5,11 +5,14 @@ This is how ctrnet's own model is graded as a CNI plugin on both backends: on th
 there is no kernel a separate process could reach, and on the kernel the world's namespaces
 belong to the grader's KernelBackend. Requests are pickled method calls, answered one at a
 time under a lock (neither backend is thread-safe); the socket lives in a private directory
-(0700) and only the grader's own child processes are given its path.
+(0700) and only the grader's own child processes are given its path. An error the world
+raises reaches the plugin as it was raised: its kind, English and Japanese wordings, errno
+and attributes (`CtrnetError.__reduce__`).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import pickle
 import shutil
@@ -56,6 +59,18 @@ def _read(sock: socket.socket, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _portable(exc: CtrnetError) -> CtrnetError:
+    """`exc` as it can be sent: itself, or, when an attribute of it cannot be pickled, the
+    same kind with the same wordings and errno, without its attributes."""
+    try:
+        pickle.dumps(exc)
+    except Exception:  # noqa: BLE001 - whatever pickle refuses
+        bare = copy.copy(exc)
+        bare.__dict__ = {"errno": exc.errno, "message_ja": exc.message_ja}
+        return bare
+    return exc
+
+
 class BackendServer:
     """Serves `backend` to plugin processes until `close`."""
 
@@ -96,10 +111,10 @@ class BackendServer:
                         value = self._answer(method, args, kwargs)
                     reply: tuple[str, object] = ("ok", value)
                 except CtrnetError as exc:
-                    reply = ("error", (type(exc), str(exc.args[0] if exc.args else exc),
-                                       exc.errno, exc.message_ja))
+                    reply = ("error", _portable(exc))
                 except Exception as exc:  # noqa: BLE001 - reported to the plugin, not raised here
-                    reply = ("error", (CtrnetError, f"{type(exc).__name__}: {exc}", 0, None))
+                    said = f"{type(exc).__name__}: {exc}"  # Python's own words, in both
+                    reply = ("error", CtrnetError(said, 0, ja=said))
                 try:
                     _send(conn, reply)
                 except OSError:
@@ -164,12 +179,10 @@ class RemoteBackend(Backend):
         status, value = reply
         if status == "ok":
             return value
-        cls, message, errno, ja = value
-        try:
-            error = cls(message, errno, ja=ja)
-        except TypeError:  # a kind with its own constructor: keep message, errno, wordings
-            error = CtrnetError(message, errno, ja=ja)
-        raise error
+        if not isinstance(value, CtrnetError):
+            raise CtrnetError(f"the world server answered {value!r}",
+                              ja=f"世界のサーバの応答が不正です: {value!r}")
+        raise value
 
     def resolve(self, netns_path: str) -> str | None:
         """The world's namespace CNI_NETNS names (None when it is gone)."""
