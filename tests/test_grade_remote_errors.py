@@ -10,13 +10,13 @@ from __future__ import annotations
 import ast
 import errno
 import importlib
-import ipaddress
 import pkgutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import cast
 
 import pytest
+from netaddr import IPAddress
 
 import ctrnet
 from ctrnet.backend import Backend
@@ -69,7 +69,7 @@ OWN_CONSTRUCTORS: dict[type[CtrnetError], Callable[[], CtrnetError]] = {
                                    ja="'10.0.0.0/33' は CIDR ではありません"),
     InvalidName: lambda: InvalidName(Kind.NETWORK, "a/b", "must not contain '/'",
                                      ja="'/' を含んではいけません"),
-    AddressInUse: lambda: AddressInUse("web", ipaddress.IPv4Address("10.0.0.2"), "c1"),
+    AddressInUse: lambda: AddressInUse("web", IPAddress("10.0.0.2"), "c1"),
 }
 
 
