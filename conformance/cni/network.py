@@ -48,12 +48,15 @@ TINY = {"name": "grade-tiny", "bridge": "cni-tiny0", "subnet": "172.20.8.0/30",
 
 class Blocked(AssertionError):  # noqa: N818 - it reads as the verdict it carries
     """This check cannot be judged: something more basic (`where`, a checklist item or an
-    extra topic) is broken. The grade files the check as blocked by `where`."""
+    extra topic) is broken. The grade files the check as blocked by `where`. `ja`, the
+    reason in Japanese when there is one (a plugin's failure), goes to the report too."""
 
-    def __init__(self, where: str, reason: str) -> None:
+    def __init__(self, where: str, reason: str, *, ja: str | None = None) -> None:
         super().__init__(f"blocked by {where}: {reason}")
         self.where = where
         self.reason = reason
+        #: Read by the grader (`ctrnet.grade.runner`): the message in Japanese, or None.
+        self.message_ja = None if ja is None else f"blocked by {where}: {ja}"
 
 
 def build_wan(backend: Backend) -> None:
@@ -113,7 +116,7 @@ class CniNetwork:
         try:
             return self.attach(container_id)
         except PluginFailed as exc:
-            raise Blocked(CNI, str(exc)) from None
+            raise Blocked(CNI, str(exc), ja=exc.in_lang("ja")) from None
 
     def attach(self, container_id: str) -> Attachment:
         """ADD; PluginFailed when it fails. The result is read leniently: its format is a
@@ -130,7 +133,7 @@ class CniNetwork:
             self.plugin.delete(attachment.container_id, attachment.ns, IFNAME,
                                attachment.result)
         except PluginFailed as exc:
-            raise Blocked(CNI, str(exc)) from None
+            raise Blocked(CNI, str(exc), ja=exc.in_lang("ja")) from None
         attachment.deleted = True
 
     def teardown(self) -> None:

@@ -120,7 +120,7 @@ def test_failed_add_then_del_leaves_nothing_behind(
     try:
         tiny.plugin.delete("c2", "c2", IFNAME)
     except PluginFailed as exc:
-        raise AssertionError(f"blocked by {CNI}: {exc}") from None
+        raise Blocked(CNI, str(exc), ja=exc.in_lang("ja")) from None
     left = [link.name for link in tiny.links("c2") if link.name != "lo"]
     assert not left, f"after the failed ADD of c2 and its DEL, {left[0]} is still in c2"
     assert tiny.veths_in_host() == veths_before, (

@@ -15,6 +15,10 @@ Resumable: a submission whose reports are complete for the same plugin (its SHA-
 backend is not graded again, so an interrupted run continues where it stopped.
 Exit status: 0 when every submission passes every item, 1 when one does not, 2 when a
 submission could not be graded (or the class cannot be read).
+
+People read the progress, the students' reports and summary.md / summary.html in the chosen
+language (`lang`); summary.csv, for scripts, is English (what a submission's own run said
+when it left no JSON result is quoted as it said it).
 """
 
 from __future__ import annotations
@@ -35,10 +39,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ctrnet.errors import CtrnetError
 from ctrnet.grade import jsonfmt
 from ctrnet.grade.checklist import ITEMS
 from ctrnet.grade.model import Grade, Status
 from ctrnet.grade.report import FILENAMES, Format
+from ctrnet.grade.wording import word
 
 #: A student's name becomes a directory name: letters, digits and . _ @ + - only.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
@@ -47,8 +53,13 @@ DONE = "done.json"
 _CLI = "import sys; from ctrnet.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
-class ClassError(Exception):
+class ClassError(CtrnetError):
     """The class cannot be read (a missing directory, a bad roster line, a bad name)."""
+
+
+def _in(lang: str, en: str, ja: str) -> str:
+    """`en` or `ja`, whichever `lang` is (the class's language, given to `run_class`)."""
+    return ja if lang == "ja" else en
 
 
 @dataclass(frozen=True)
@@ -71,12 +82,24 @@ class Outcome:
     seconds: float = 0.0
     error: str = ""
     resumed: bool = False
+    #: `first_fix` and `error` in Japanese ("": the English one stands for it).
+    first_fix_ja: str = ""
+    error_ja: str = ""
+
+    def fix(self, lang: str) -> str:
+        """What the summary says to fix first in `lang`: the error, else the first fix."""
+        if self.error:
+            error = self.error_ja or self.error if lang == "ja" else self.error
+            return _in(lang, f"could not grade: {error}", f"採点できませんでした: {error}")
+        return self.first_fix_ja or self.first_fix if lang == "ja" else self.first_fix
 
 
 def _check_name(name: str, where: str) -> str:
     if not _NAME.match(name):
         raise ClassError(f"{where}: {name!r} is not a usable student name (letters, digits "
-                         "and . _ @ + - only, starting with a letter or digit)")
+                         "and . _ @ + - only, starting with a letter or digit)",
+                         ja=f"{where}: {name!r} は学生の名前に使えません（英数字と . _ @ + - "
+                            "だけ、先頭は英数字）")
     return name
 
 
@@ -90,7 +113,8 @@ def find_submissions(source: Path) -> list[Submission]:
     if source.is_file():
         return _roster(source)
     if not source.is_dir():
-        raise ClassError(f"--class {source}: no such directory or roster file")
+        raise ClassError(f"--class {source}: no such directory or roster file",
+                         ja=f"--class {source}: そのようなディレクトリも名簿ファイルもありません")
     found: list[Submission] = []
     for entry in sorted(source.iterdir()):
         if entry.name.startswith("."):
@@ -100,13 +124,18 @@ def find_submissions(source: Path) -> list[Submission]:
             candidates = [named] if named.is_file() else _executables(entry)
             if len(candidates) != 1:
                 raise ClassError(f"{entry}: expected one executable plugin file (or one called "
-                                 f"`plugin`), found {len(candidates) or 'none'}")
+                                 f"`plugin`), found {len(candidates) or 'none'}",
+                                 ja=f"{entry}: 実行可能なプラグインのファイル（または `plugin` "
+                                    f"という名前のもの）が 1 つのはずですが、"
+                                    f"{len(candidates) or 0} 個あります")
             found.append(Submission(_check_name(entry.name, str(entry)), candidates[0]))
         elif entry.is_file() and os.access(entry, os.X_OK):
             found.append(Submission(_check_name(entry.name, str(entry)), entry))
     if not found:
         raise ClassError(f"--class {source}: no submission found (executable files, or "
-                         "directories holding one)")
+                         "directories holding one)",
+                         ja=f"--class {source}: 提出物が見つかりません（実行可能なファイル、"
+                            "またはそれを 1 つ持つディレクトリ）")
     return found
 
 
@@ -118,14 +147,18 @@ def _roster(path: Path) -> list[Submission]:
         if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
             continue
         if len(row) != 2:
-            raise ClassError(f"{path}:{number}: expected `student,path`, got {','.join(row)!r}")
+            raise ClassError(f"{path}:{number}: expected `student,path`, got {','.join(row)!r}",
+                             ja=f"{path}:{number}: `student,path` のはずが "
+                                f"{','.join(row)!r} です")
         student = _check_name(row[0].strip(), f"{path}:{number}")
         if student in seen:
-            raise ClassError(f"{path}:{number}: student {student!r} is listed twice")
+            raise ClassError(f"{path}:{number}: student {student!r} is listed twice",
+                             ja=f"{path}:{number}: 学生 {student!r} が 2 回載っています")
         seen.add(student)
         found.append(Submission(student, (path.parent / row[1].strip()).resolve()))
     if not found:
-        raise ClassError(f"{path}: the roster lists no submission")
+        raise ClassError(f"{path}: the roster lists no submission",
+                         ja=f"{path}: 名簿に提出物が 1 つもありません")
     return found
 
 
@@ -145,7 +178,9 @@ def _outcome(student: str, grade: Grade, exit_status: int, seconds: float, lang:
         max_score=grade.max_score,
         items={r.item.id: r.status.value for r in grade.items} if grade.error is None else {},
         first_fix=(f"{first.where}: {first.reason}" if first is not None else ""),
-        seconds=seconds, error=grade.error or "")
+        seconds=seconds, error=grade.error or "",
+        first_fix_ja=(f"{first.where}: {first.said('ja')}" if first is not None else ""),
+        error_ja=grade.error_in("ja") or "")
 
 
 def _resumed(submission: Submission, out: Path, backend: str, lang: str) -> Outcome | None:
@@ -168,7 +203,8 @@ def grade_one(submission: Submission, out: Path, *, backend: str, lang: str,
               timeout: float | None) -> Outcome:
     """Grade one submission in a process of its own; its reports go to `out`."""
     if not submission.plugin.is_file():
-        return Outcome(submission.student, 2, error=f"{submission.plugin} does not exist")
+        return Outcome(submission.student, 2, error=f"{submission.plugin} does not exist",
+                       error_ja=f"{submission.plugin} は存在しません")
     resumed = _resumed(submission, out, backend, lang)
     if resumed is not None:
         return resumed
@@ -186,7 +222,7 @@ def grade_one(submission: Submission, out: Path, *, backend: str, lang: str,
         grade = jsonfmt.load((out / FILENAMES[Format.JSON]).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         said = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
-        return Outcome(submission.student, 2, seconds=seconds, error=said)
+        return Outcome(submission.student, 2, seconds=seconds, error=said, error_ja=said)
     outcome = _outcome(submission.student, grade, done.returncode, seconds, lang)
     (out / DONE).write_text(json.dumps({
         "sha256": _digest(submission.plugin), "backend": backend,
@@ -199,8 +235,13 @@ _MARKS = {Status.PASSED.value: "pass", Status.FAILED.value: "FAIL",
           Status.BLOCKED.value: "blocked", Status.NO_EVIDENCE.value: "—"}
 
 
-def _cells(outcome: Outcome) -> list[str]:
-    return [_MARKS.get(outcome.items.get(item.id, ""), "") for item in ITEMS]
+_MARKS_JA = {Status.PASSED.value: word("pass", "ja"), Status.FAILED.value: word("fail", "ja"),
+             Status.BLOCKED.value: word("blocked", "ja"), Status.NO_EVIDENCE.value: "—"}
+
+
+def _cells(outcome: Outcome, lang: str = "en") -> list[str]:
+    marks = _MARKS_JA if lang == "ja" else _MARKS
+    return [marks.get(outcome.items.get(item.id, ""), "") for item in ITEMS]
 
 
 def summary_csv(outcomes: list[Outcome]) -> str:
@@ -219,34 +260,49 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def summary_markdown(outcomes: list[Outcome], backend: str) -> str:
-    lines = [f"# Class grades ({backend} backend)", "",
-             "| student | score | " + " | ".join(i.id for i in ITEMS) + " | fix first |",
+def _title(backend: str, lang: str) -> str:
+    return _in(lang, f"Class grades ({backend} backend)",
+               f"クラスの採点結果（{backend} バックエンド）")
+
+
+def _columns(lang: str) -> tuple[str, str, str]:
+    """The headings of the student, score and fix-first columns."""
+    return (_in(lang, "student", "学生"), _in(lang, "score", "得点"),
+            _in(lang, "fix first", "まず直すこと"))
+
+
+def summary_markdown(outcomes: list[Outcome], backend: str, lang: str = "en") -> str:
+    student, score, fix_first = _columns(lang)
+    lines = [f"# {_title(backend, lang)}", "",
+             f"| {student} | {score} | " + " | ".join(i.id for i in ITEMS) + f" | {fix_first} |",
              "|---|---|" + "---|" * len(ITEMS) + "---|"]
     for o in outcomes:
-        fix = o.error and f"could not grade: {o.error}" or o.first_fix
         lines.append(f"| {_md(o.student)} | {o.score}/{o.max_score} | "
-                     + " | ".join(_cells(o)) + f" | {_md(fix)} |")
+                     + " | ".join(_cells(o, lang)) + f" | {_md(o.fix(lang))} |")
     passed = sum(1 for o in outcomes if o.exit_status == 0)
-    lines += ["", f"{passed} of {len(outcomes)} pass every item."]
+    lines += ["", _in(lang, f"{passed} of {len(outcomes)} pass every item.",
+                      f"{len(outcomes)} 人中 {passed} 人がすべての項目に合格。")]
     return "\n".join(lines) + "\n"
 
 
-def summary_html(outcomes: list[Outcome], backend: str) -> str:
+def summary_html(outcomes: list[Outcome], backend: str, lang: str = "en") -> str:
     def row(o: Outcome) -> str:
         cells = "".join(f'<td class="{html.escape(o.items.get(i.id, ""))}">{html.escape(c)}'
-                        "</td>" for i, c in zip(ITEMS, _cells(o), strict=True))
-        fix = o.error and f"could not grade: {o.error}" or o.first_fix
+                        "</td>" for i, c in zip(ITEMS, _cells(o, lang), strict=True))
         link = f'<a href="{html.escape(o.student)}/report.md">{html.escape(o.student)}</a>'
         return (f"<tr><td>{link}</td><td>{o.score}/{o.max_score}</td>{cells}"
-                f"<td>{html.escape(fix)}</td></tr>")
+                f"<td>{html.escape(o.fix(lang))}</td></tr>")
 
+    student, score, fix_first = _columns(lang)
+    title = html.escape(_title(backend, lang))
     head = "".join(f"<th>{html.escape(i.id)}</th>" for i in ITEMS)
-    return ("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Class grades</title>"
-            "<style>td,th{border:1px solid #ccc;padding:2px 6px}.failed{background:#fcc}"
+    tag = '<html lang="ja">' if lang == "ja" else "<html>"
+    return (f"<!doctype html>\n{tag}<head>"
+            f"<meta charset=\"utf-8\"><title>{_in(lang, 'Class grades', 'クラスの採点結果')}"
+            "</title><style>td,th{border:1px solid #ccc;padding:2px 6px}.failed{background:#fcc}"
             ".passed{background:#cfc}.blocked{background:#eee}</style></head><body>"
-            f"<h1>Class grades ({html.escape(backend)} backend)</h1><table><tr><th>student"
-            f"</th><th>score</th>{head}<th>fix first</th></tr>\n"
+            f"<h1>{title}</h1><table><tr><th>{student}"
+            f"</th><th>{score}</th>{head}<th>{fix_first}</th></tr>\n"
             + "\n".join(row(o) for o in outcomes) + "\n</table></body></html>\n")
 
 
@@ -259,15 +315,19 @@ class Progress:
     write: Callable[[str], object]
     done: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    lang: str = "en"
 
     def finished(self, outcome: Outcome) -> None:
+        lang = self.lang
         with self.lock:
             self.done += 1
             width = 20
             filled = width * self.done // max(self.total, 1)
-            verdict = (f"could not grade: {outcome.error}" if outcome.exit_status == 2
-                       else f"{outcome.score}/{outcome.max_score}")
-            how = "kept" if outcome.resumed else f"{outcome.seconds:.0f} s"
+            error = outcome.error_ja or outcome.error if lang == "ja" else outcome.error
+            verdict = (_in(lang, f"could not grade: {error}", f"採点できませんでした: {error}")
+                       if outcome.exit_status == 2 else f"{outcome.score}/{outcome.max_score}")
+            how = (_in(lang, "kept", "前回のまま") if outcome.resumed
+                   else _in(lang, f"{outcome.seconds:.0f} s", f"{outcome.seconds:.0f} 秒"))
             self.write(f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
                        f"{outcome.student}: {verdict} ({how})\n")
 
@@ -278,7 +338,8 @@ def run_class(source: Path, out: Path, *, backend: str, lang: str, jobs: int | N
     submissions = find_submissions(source)
     out.mkdir(parents=True, exist_ok=True)
     workers = max(1, jobs or os.cpu_count() or 1)
-    progress = Progress(len(submissions), (lambda text: None) if quiet else sys.stderr.write)
+    progress = Progress(len(submissions), (lambda text: None) if quiet else sys.stderr.write,
+                        lang=lang)
 
     def one(submission: Submission) -> Outcome:
         outcome = grade_one(submission, out / submission.student, backend=backend,
@@ -289,10 +350,14 @@ def run_class(source: Path, out: Path, *, backend: str, lang: str, jobs: int | N
     with ThreadPoolExecutor(max_workers=workers) as pool:
         outcomes = list(pool.map(one, submissions))
     (out / "summary.csv").write_text(summary_csv(outcomes), encoding="utf-8")
-    (out / "summary.md").write_text(summary_markdown(outcomes, backend), encoding="utf-8")
-    (out / "summary.html").write_text(summary_html(outcomes, backend), encoding="utf-8")
+    (out / "summary.md").write_text(summary_markdown(outcomes, backend, lang),
+                                    encoding="utf-8")
+    (out / "summary.html").write_text(summary_html(outcomes, backend, lang), encoding="utf-8")
     if not quiet:
         passed = sum(1 for o in outcomes if o.exit_status == 0)
-        sys.stderr.write(f"ctrnet grade: {passed}/{len(outcomes)} pass every item -> "
-                         f"{out / 'summary.md'}\n")
+        where = out / "summary.md"
+        sys.stderr.write(_in(lang, f"ctrnet grade: {passed}/{len(outcomes)} pass every item -> "
+                                   f"{where}\n",
+                             f"ctrnet grade: {len(outcomes)} 人中 {passed} 人がすべての項目に"
+                             f"合格 -> {where}\n"))
     return max((min(o.exit_status, 2) for o in outcomes), default=0)

@@ -27,7 +27,7 @@ def as_dict(grade: Grade, lang: str) -> dict[str, Any]:
         return {
             "score": 0,
             "execution_time": execution_time,
-            "output": f"{header}\n{word('not_run', lang)}: {grade.error}",
+            "output": f"{header}\n{word('not_run', lang)}: {grade.error_in(lang)}",
             "tests": [],
         }
     tests: list[dict[str, Any]] = []
@@ -49,9 +49,9 @@ def as_dict(grade: Grade, lang: str) -> dict[str, Any]:
         if status is Status.NO_EVIDENCE:
             not_run.append(topic)
             continue
-        lines = [f"{t.name}: {t.message}" for t in extra if t.root]
+        lines = [f"{t.name}: {t.said(lang)}" for t in extra if t.root]
         lines += [f"{t.name}: {word('blocked_by', lang).format(where=t.blocked_by)} "
-                  f"({t.message})" for t in extra if t.blocked]
+                  f"({t.said(lang)})" for t in extra if t.blocked]
         tests.append({
             "name": f"{word('extras', lang)}: {topic} ({count(extra, lang)})",
             "score": 0,
@@ -60,7 +60,7 @@ def as_dict(grade: Grade, lang: str) -> dict[str, Any]:
             "output": "\n".join(lines),
             "visibility": "visible",
         })
-    summary = [header, *grade.notes, *guidance(grade, lang)]
+    summary = [header, *grade.notes_in(lang), *guidance(grade, lang)]
     if not_run:
         summary.append(f"{word('extras', lang)}, {word('skipped', lang)}: {', '.join(not_run)}")
     return {

@@ -1,7 +1,10 @@
 """The JSON report: the Grade as data for scripts (`implementation`, `backend`, `items[]`
 with their status and checks, `score`, `max_score`), plus what to fix first (`root_causes`),
 extras, notes, the error if any, and when and how long. `load` reads it back into a Grade,
-so that a saved result can be rendered again in any format without grading again.
+so that a saved result can be rendered again in any format without grading again. The text
+fields are English whatever --lang says; where ctrnet's words have a Japanese wording it is
+there too, under the same name ending in `_ja` (`message_ja`, `reason_ja`, `error_ja`,
+`notes_ja`; absent when there is none), so a saved result renders in either language.
 """
 
 from __future__ import annotations
@@ -17,8 +20,21 @@ VERSION = 1
 
 
 def _test(t: TestResult) -> dict[str, Any]:
-    return {"name": t.name, "outcome": t.outcome.value, "message": t.message,
-            "blocked_by": t.blocked_by, "duration": round(t.duration, 3)}
+    out = {"name": t.name, "outcome": t.outcome.value, "message": t.message,
+           "blocked_by": t.blocked_by, "duration": round(t.duration, 3)}
+    if t.message_ja:
+        out["message_ja"] = t.message_ja
+    return out
+
+
+def _japanese(grade: Grade) -> dict[str, Any]:
+    """The Japanese wordings of the grade's error and notes (none: no key)."""
+    out: dict[str, Any] = {}
+    if grade.error is not None and grade.error_ja:
+        out["error_ja"] = grade.error_ja
+    if grade.notes_ja and len(grade.notes_ja) == len(grade.notes):
+        out["notes_ja"] = list(grade.notes_ja)
+    return out
 
 
 def as_dict(grade: Grade, lang: str = "en") -> dict[str, Any]:
@@ -41,12 +57,14 @@ def as_dict(grade: Grade, lang: str = "en") -> dict[str, Any]:
             for r in grade.items
         ],
         "root_causes": [
-            {"where": c.where, "check": c.check, "reason": c.reason, "blocked": c.blocked}
+            {"where": c.where, "check": c.check, "reason": c.reason, "blocked": c.blocked,
+             **({"reason_ja": c.reason_ja} if c.reason_ja else {})}
             for c in ([] if grade.error else grade.root_causes())
         ],
         "extras": {topic: [_test(t) for t in tests] for topic, tests in grade.extras.items()},
         "notes": list(grade.notes),
         "error": grade.error,
+        **_japanese(grade),
         "score": grade.score,
         "max_score": grade.max_score,
         "duration": round(grade.duration, 3),
@@ -69,7 +87,8 @@ def _tests(raw: Any, where: str) -> list[TestResult]:
         try:
             tests.append(TestResult(str(t["name"]), Outcome(t["outcome"]),
                                     str(t.get("message") or ""), float(t.get("duration") or 0),
-                                    t.get("blocked_by") or None))
+                                    t.get("blocked_by") or None,
+                                    message_ja=str(t.get("message_ja") or "")))
         except (KeyError, TypeError, ValueError) as exc:
             raise BadReport(f"{where}: test {n} is not a test result ({exc})") from None
     return tests
@@ -98,4 +117,6 @@ def load(text: str) -> Grade:
     return build(str(data["implementation"]), str(data.get("backend", "")), by_item,
                  extras=extras, notes=tuple(str(n) for n in data.get("notes") or ()),
                  error=data.get("error"), duration=float(data.get("duration") or 0),
-                 timestamp=str(data.get("timestamp") or ""))
+                 timestamp=str(data.get("timestamp") or ""),
+                 error_ja=str(data.get("error_ja") or ""),
+                 notes_ja=tuple(str(n) for n in data.get("notes_ja") or ()))

@@ -3,7 +3,8 @@ reports (stdout, `--output FILE`, or one file per format under `--output-dir DIR
 grade report RESULT.json` renders a saved JSON result again in any format, without grading
 again. Progress goes to stderr while the grade runs. Exit status: 0 when all six items pass,
 1 when one does not, 2 when grading could not run (also a usage error or an unreadable
-result).
+result). What it says to people follows --lang (`ctrnet.i18n`); the reports' own language is
+the same one.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import sys
 from pathlib import Path
 
 from ctrnet import i18n
+from ctrnet.errors import oserror_ja
 from ctrnet.grade import classroom, jsonfmt
 from ctrnet.grade.command import CANNOT_RUN
 from ctrnet.grade.model import Grade
 from ctrnet.grade.report import FILENAMES, Format, parse_formats, render
 from ctrnet.grade.runner import Request, grade
+from ctrnet.i18n import say
 
 
 def _fail(message: str) -> int:
@@ -54,21 +57,36 @@ def emit(result: Grade, formats: list[Format], *, lang: str, output: str | None,
 
 def _grade_class(args: argparse.Namespace) -> int:
     if args.impl != "ctrnet" or args.output is not None or args.conf is not None:
-        return _fail("--class grades the submissions it finds: no --impl, --conf or --output")
+        return _fail(say("--class grades the submissions it finds: no --impl, --conf or "
+                         "--output",
+                         "--class は見つけた提出物を採点します: --impl・--conf・--output は"
+                         "使えません"))
     if args.jobs is not None and args.jobs < 1:
-        return _fail("--jobs: at least 1")
+        return _fail(say("--jobs: at least 1", "--jobs: 1 以上にしてください"))
     lang = getattr(args, "lang", None) or i18n.current()
     try:
         return classroom.run_class(Path(args.class_), Path(args.output_dir or "grades"),
                                    backend=args.backend, lang=lang, jobs=args.jobs,
                                    timeout=args.timeout, quiet=args.quiet)
     except classroom.ClassError as exc:
-        return _fail(str(exc))
+        return _fail(exc.said())
 
 
 def _verdict(result: Grade) -> str:
     """The score, or that there is none: a grade that could not run is not a 0/6."""
-    return "could not run" if result.error is not None else f"{result.score}/{result.max_score}"
+    if result.error is not None:
+        return say("could not run", "採点できませんでした")
+    return f"{result.score}/{result.max_score}"
+
+
+def _bad_format(text: str) -> str:
+    """What is wrong with --format `text`, in Japanese (`parse_formats` says it in English)."""
+    names = [part.strip() for part in text.split(",")]
+    known = {f.value for f in Format}
+    bad = next((name for name in names if name not in known), None)
+    if bad is None:
+        return "形式が指定されていません"
+    return f"形式 {bad!r} はありません。形式は {', '.join(f.value for f in Format)} です"
 
 
 def _colour(stream: object) -> bool:
@@ -80,24 +98,31 @@ def run(args: argparse.Namespace) -> int:
     try:
         formats = parse_formats(args.format)
     except ValueError as exc:
-        return _fail(f"--format: {exc}")
+        return _fail(say(f"--format: {exc}", f"--format: {_bad_format(args.format)}"))
     if len(formats) > 1 and args.output_dir is None:
-        return _fail("several formats need --output-dir DIR (one file per format)")
+        return _fail(say("several formats need --output-dir DIR (one file per format)",
+                         "複数の形式には --output-dir DIR が必要です（形式ごとに 1 ファイル）"))
     if args.output is not None and args.output_dir is not None:
-        return _fail("--output and --output-dir exclude each other")
+        return _fail(say("--output and --output-dir exclude each other",
+                         "--output と --output-dir は同時に使えません"))
     if args.class_ is not None:
         return _grade_class(args)
     action = list(args.action)
     if action:
         if action[0] != "report" or len(action) != 2:
-            return _fail(f"unknown arguments {' '.join(action)!r}; did you mean "
-                         "`ctrnet grade report RESULT.json`?")
+            words = " ".join(action)
+            return _fail(say(f"unknown arguments {words!r}; did you mean "
+                             "`ctrnet grade report RESULT.json`?",
+                             f"不明な引数です: {words!r}。"
+                             "`ctrnet grade report RESULT.json` のことですか?"))
         try:
             result = jsonfmt.load(Path(action[1]).read_text(encoding="utf-8"))
         except OSError as exc:
-            return _fail(f"{action[1]}: {exc.strerror or exc}")
-        except jsonfmt.BadReport as exc:
-            return _fail(f"{action[1]}: {exc}")
+            return _fail(say(f"{action[1]}: {exc.strerror or exc}",
+                             f"{action[1]}: {oserror_ja(exc)}"))
+        except jsonfmt.BadReport as exc:  # jsonfmt's words are English
+            return _fail(say(f"{action[1]}: {exc}",
+                             f"{action[1]}: ctrnet grade の JSON の結果として読めません（{exc}）"))
     else:
         progress = () if args.quiet else ("-p", "ctrnet.grade.progress")
         result = grade(Request(impl=args.impl, backend=args.backend, conf=args.conf,
@@ -105,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     lang = getattr(args, "lang", None) or i18n.current()
     emit(result, formats, lang=lang, output=args.output, output_dir=args.output_dir)
     if result.error is not None:
-        print(f"ctrnet grade: {result.error}", file=sys.stderr)
+        print(f"ctrnet grade: {result.error_in(lang)}", file=sys.stderr)
     return result.exit_status
 
 

@@ -31,11 +31,11 @@ def render(grade: Grade, lang: str) -> str:
         f"`{grade.backend}`",
         "",
     ]
-    out += [f"> {_cell(note)}" for note in grade.notes]
+    out += [f"> {_cell(note)}" for note in grade.notes_in(lang)]
     if grade.notes:
         out.append("")
     if grade.error is not None:
-        out.append(f"**{word('not_run', lang)}**: {_cell(grade.error)}")
+        out.append(f"**{word('not_run', lang)}**: {_cell(grade.error_in(lang) or '')}")
         return "\n".join(out) + "\n"
     advice = guidance(grade, lang)
     if advice:
@@ -61,5 +61,5 @@ def render(grade: Grade, lang: str) -> str:
             why = topic_why(topic, lang)
             out.append(f"- {_SIGN[extra_status(tests)]} {topic}: {count(tests, lang)}"
                        + (f" — {_cell(why)}" if why else ""))
-            out += [f"  - {_cell(t.name)}: {_cell(t.message)}" for t in tests if t.root]
+            out += [f"  - {_cell(t.name)}: {_cell(t.said(lang))}" for t in tests if t.root]
     return "\n".join(out) + "\n"

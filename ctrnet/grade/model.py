@@ -7,6 +7,10 @@ down"); it is *blocked*, not failed: it does not fail its own item. An item pass
 least one of its checks passed and no check of its own failed (blocked checks do not
 count against it); an item whose checks were all skipped or blocked has no evidence and does
 not pass. The score is the number of items passed, out of six: only root causes cost points.
+
+What is said to people (a check's reason, the error, the notes) is kept in English and, where
+the words are ctrnet's, in Japanese too (`message_ja`, `error_ja`, `notes_ja`; empty: the
+English stands for it), so one grade is reported in either language (`said`, `error_in`).
 """
 
 from __future__ import annotations
@@ -52,6 +56,12 @@ class TestResult:
     message: str = ""
     duration: float = 0.0
     blocked_by: str | None = None
+    #: `message` in Japanese ("": none, the English one stands for it).
+    message_ja: str = ""
+
+    def said(self, lang: str) -> str:
+        """`message` in `lang` ("ja" or "en")."""
+        return self.message_ja or self.message if lang == "ja" else self.message
 
     @property
     def bad(self) -> bool:
@@ -75,7 +85,9 @@ def classify(result: TestResult) -> TestResult:
     match = _BLOCKED.match(result.message)
     if match is None:
         return result
-    return replace(result, blocked_by=match.group(1), message=match.group(2).strip())
+    ja = _BLOCKED.match(result.message_ja)
+    return replace(result, blocked_by=match.group(1), message=match.group(2).strip(),
+                   message_ja=ja.group(2).strip() if ja is not None else result.message_ja)
 
 
 def status_of(tests: tuple[TestResult, ...]) -> Status:
@@ -130,6 +142,12 @@ class RootCause:
     check: str
     reason: str
     blocked: dict[str, int] = field(default_factory=dict)
+    #: `reason` in Japanese ("": the English one stands for it).
+    reason_ja: str = ""
+
+    def said(self, lang: str) -> str:
+        """`reason` in `lang` ("ja" or "en")."""
+        return self.reason_ja or self.reason if lang == "ja" else self.reason
 
 
 @dataclass(frozen=True)
@@ -149,6 +167,22 @@ class Grade:
     duration: float = 0.0
     #: When the grade started, ISO 8601 UTC ("" when unknown).
     timestamp: str = ""
+    #: `error` in Japanese ("": the English one stands for it).
+    error_ja: str = ""
+    #: `notes` in Japanese, in the same order (empty: the English ones stand for them).
+    notes_ja: tuple[str, ...] = ()
+
+    def error_in(self, lang: str) -> str | None:
+        """`error` in `lang` ("ja" or "en"), None when grading ran."""
+        if self.error is None:
+            return None
+        return self.error_ja or self.error if lang == "ja" else self.error
+
+    def notes_in(self, lang: str) -> tuple[str, ...]:
+        """`notes` in `lang` ("ja" or "en")."""
+        if lang == "ja" and len(self.notes_ja) == len(self.notes):
+            return self.notes_ja
+        return self.notes
 
     @property
     def score(self) -> int:
@@ -189,11 +223,12 @@ class Grade:
                               if t.blocked_by == where), None)
             if first is not None:
                 causes.append(RootCause(where, first.name, first.message or first.outcome.value,
-                                        blocked.get(where, {})))
+                                        blocked.get(where, {}), first.message_ja))
         for blocker in blocked:  # blocked by a topic none of whose checks ran
             if blocker not in by_where:
                 first = next(t for ts in by_where.values() for t in ts if t.blocked_by == blocker)
-                causes.append(RootCause(blocker, first.name, first.message, blocked[blocker]))
+                causes.append(RootCause(blocker, first.name, first.message, blocked[blocker],
+                                        first.message_ja))
         rank = {name: n for n, name in enumerate(ORDER)}
         # A topic that blocks items comes before them all: nothing is judged until it works.
         causes.sort(key=lambda c: rank.get(c.where, -1))
@@ -223,16 +258,20 @@ def _promote(by_where: dict[str, list[TestResult]]) -> None:
 
 
 _CANNOT_START = re.compile(r"\bcannot start: (.+)$")
+_CANNOT_START_JA = re.compile(r"を起動できません: (.+)$")
 
 
-def _cannot_start(by_where: dict[str, list[TestResult]]) -> str | None:
+def _cannot_start(by_where: dict[str, list[TestResult]]) -> tuple[str, str] | None:
     """The plugin could not start on this machine (see `cni.cannot_start`): grading could
-    not run, whatever the checks say; None when it started."""
+    not run, whatever the checks say; (English, Japanese), or None when it started."""
     for tests in by_where.values():
         for t in tests:
             found = _CANNOT_START.search(t.message) if t.bad else None
             if found is not None:
-                return f"the plugin cannot start here: {found.group(1)}"
+                ja = _CANNOT_START_JA.search(t.message_ja)
+                why = ja.group(1) if ja is not None else found.group(1)
+                return (f"the plugin cannot start here: {found.group(1)}",
+                        f"プラグインはここでは起動できません: {why}")
     return None
 
 
@@ -246,6 +285,8 @@ def build(
     error: str | None = None,
     duration: float = 0.0,
     timestamp: str = "",
+    error_ja: str = "",
+    notes_ja: tuple[str, ...] = (),
 ) -> Grade:
     """A Grade with every checklist item present, in the guide's order, each check's
     "blocked by" read from its message and resolved (see `_promote`)."""
@@ -256,7 +297,7 @@ def build(
         everything[topic] = [classify(t) for t in (extras or {})[topic]]
     _promote(everything)
     if error is None:
-        error = _cannot_start(everything)
+        error, error_ja = _cannot_start(everything) or (None, "")
     if not timestamp:  # when it started: now, less how long it took
         started = datetime.fromtimestamp(time.time() - duration, UTC)
         timestamp = started.isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -270,4 +311,6 @@ def build(
         error=error,
         duration=duration,
         timestamp=timestamp,
+        error_ja=error_ja,
+        notes_ja=notes_ja,
     )

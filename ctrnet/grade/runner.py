@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from ctrnet.backend import LAUNCH_IN_NAMESPACE, SIMULATED_COMMAND_LINE
+from ctrnet.errors import CtrnetError, oserror_ja
 from ctrnet.grade import model
 from ctrnet.grade.model import Grade, Outcome, TestResult
 from ctrnet.grade.sandbox import NETNS_OWNER_ENV, OwnerNamespace
@@ -41,6 +42,15 @@ _PREFIX = re.compile(r"^(?:[a-z_]\w*\.)*[A-Z]\w*(?:\[[^]]*\])?: ")
 def _one_line(text: str) -> str:
     first = next((line for line in text.strip().splitlines() if line.strip()), "")
     return _PREFIX.sub("", first.strip())
+
+
+def _japanese(error: BaseException | None) -> str:
+    """The Japanese wording an exception carries (a CtrnetError's, or `message_ja` of one
+    that is not, such as the CNI checks' Blocked), one line; "" when it has none."""
+    if isinstance(error, CtrnetError):
+        return _one_line(error.in_lang("ja")) if error.message_ja is not None else ""
+    said = getattr(error, "message_ja", None)
+    return _one_line(said) if isinstance(said, str) else ""
 
 
 def _message(report: pytest.TestReport) -> str:
@@ -63,6 +73,17 @@ class Collector:
     names: dict[str, str] = field(default_factory=dict)
     results: dict[str, TestResult] = field(default_factory=dict)
     collect_errors: list[str] = field(default_factory=list)
+    #: (nodeid, phase) -> the Japanese wording of the exception that ended it.
+    japanese: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item,
+                                  call: pytest.CallInfo[None]) -> Iterator[None]:
+        if call.excinfo is not None:
+            said = _japanese(call.excinfo.value)
+            if said:
+                self.japanese[item.nodeid, call.when] = said
+        yield
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
@@ -93,9 +114,10 @@ class Collector:
             return
         if known is not None and known.bad:
             return  # a teardown error after a failure: the failure says more
-        self.results[report.nodeid] = TestResult(name, outcome, _message(report)
-                                                 if outcome is not Outcome.PASSED else "",
-                                                 report.duration)
+        bad = outcome is not Outcome.PASSED
+        self.results[report.nodeid] = TestResult(
+            name, outcome, _message(report) if bad else "", report.duration,
+            message_ja=self.japanese.get((report.nodeid, report.when), "") if bad else "")
 
     def grouped(self) -> tuple[dict[str, list[TestResult]], dict[str, list[TestResult]]]:
         by_item: dict[str, list[TestResult]] = {}
@@ -127,42 +149,70 @@ class Request:
     pytest_args: tuple[str, ...] = ()
 
 
-class CannotGrade(Exception):
+class CannotGrade(CtrnetError):
     """Grading cannot start (missing plugin, no root for the kernel, unknown backend)."""
 
 
+#: A note of the report, in English and in Japanese.
+NETLINK_NOTE = ("this plugin configures through netlink, which the simulator cannot run: "
+                "grade it with --backend kernel",
+                "このプラグインは netlink で設定を行いますが、シミュレータでは netlink を"
+                "実行できません: --backend kernel で採点してください")
+
+
 def preflight(request: Request) -> list[str]:
-    """Refuse what cannot run, with one line; return notes for the report."""
-    notes: list[str] = []
+    """Refuse what cannot run, with one line; return notes for the report (English; their
+    Japanese wordings: `preflight_notes`)."""
+    return [en for en, _ in preflight_notes(request)]
+
+
+def preflight_notes(request: Request) -> list[tuple[str, str]]:
+    """`preflight`, its notes in (English, Japanese)."""
+    notes: list[tuple[str, str]] = []
     if request.backend not in REGISTRY:
-        raise CannotGrade(f"unknown backend {request.backend!r}; choose one of "
-                          f"{', '.join(REGISTRY)}")
+        choices = ", ".join(REGISTRY)
+        raise CannotGrade(f"unknown backend {request.backend!r}; choose one of {choices}",
+                          ja=f"バックエンド {request.backend!r} はありません。"
+                             f"{choices} から選んでください")
     unavailable = entry(request.backend).unavailable()
     if unavailable is not None:
-        raise CannotGrade(f"{unavailable}: run as root, or use --backend sim"
-                          if unavailable.endswith("needs root") else unavailable)
+        if unavailable.endswith("needs root"):
+            raise CannotGrade(f"{unavailable}: run as root, or use --backend sim",
+                              ja=f"{request.backend} バックエンドには root が必要です: root で"
+                                 "実行するか、--backend sim を使ってください")
+        raise CannotGrade(unavailable, ja=unavailable)  # the registry's words (English)
     if request.impl.startswith("cni:"):
         path = request.impl.removeprefix("cni:")
         if not os.path.isfile(path):
-            raise CannotGrade(f"CNI plugin {path} does not exist")
+            raise CannotGrade(f"CNI plugin {path} does not exist",
+                              ja=f"CNI プラグイン {path} は存在しません")
         if not os.access(path, os.X_OK):
-            raise CannotGrade(f"CNI plugin {path} is not executable (chmod +x {path})")
+            raise CannotGrade(f"CNI plugin {path} is not executable (chmod +x {path})",
+                              ja=f"CNI プラグイン {path} は実行可能ではありません"
+                                 f"（chmod +x {path}）")
         if _crlf_shebang(path):
             raise CannotGrade(f"CNI plugin {path} has Windows line endings (its #! line ends "
-                              f"in CR, so no interpreter is found): dos2unix {path}")
+                              f"in CR, so no interpreter is found): dos2unix {path}",
+                              ja=f"CNI プラグイン {path} の改行が Windows 形式です（#! 行が CR "
+                                 f"で終わるのでインタプリタが見つかりません）: dos2unix {path}")
         if SIMULATED_COMMAND_LINE in entry(request.backend).capabilities \
                 and _speaks_netlink(path):
-            notes.append("this plugin configures through netlink, which the simulator cannot "
-                         "run: grade it with --backend kernel")
+            notes.append(NETLINK_NOTE)
     elif request.impl != "ctrnet":
-        raise CannotGrade(f"--impl {request.impl!r}: expected ctrnet or cni:PATH")
+        raise CannotGrade(f"--impl {request.impl!r}: expected ctrnet or cni:PATH",
+                          ja=f"--impl {request.impl!r}: ctrnet か cni:PATH を指定してください")
     if request.conf is not None:
         try:
             data = json.loads(Path(request.conf).read_text())
-        except (OSError, ValueError) as exc:
-            raise CannotGrade(f"--conf {request.conf}: {exc}") from None
+        except OSError as exc:
+            raise CannotGrade(f"--conf {request.conf}: {exc}",
+                              ja=f"--conf {request.conf}: {oserror_ja(exc)}") from None
+        except ValueError as exc:
+            raise CannotGrade(f"--conf {request.conf}: {exc}",
+                              ja=f"--conf {request.conf}: JSON として読めません（{exc}）") from None
         if not isinstance(data, dict):
-            raise CannotGrade(f"--conf {request.conf}: not a JSON object")
+            raise CannotGrade(f"--conf {request.conf}: not a JSON object",
+                              ja=f"--conf {request.conf}: JSON のオブジェクトではありません")
     return notes
 
 
@@ -229,13 +279,15 @@ def grade(request: Request) -> Grade:
     """Run the suites against the implementation and say how each checklist item fared."""
     start = time.monotonic()
     try:
-        notes = preflight(request)
+        notes = preflight_notes(request)
     except CannotGrade as exc:
-        return model.build(request.impl, request.backend, {}, error=str(exc))
+        return model.build(request.impl, request.backend, {}, error=str(exc),
+                           error_ja=exc.in_lang("ja"))
     paths = _suite_paths(request.suites)
     if not paths:
         return model.build(request.impl, request.backend, {},
-                           error="the implementation-conformance suite is not installed")
+                           error="the implementation-conformance suite is not installed",
+                           error_ja="実装の適合性テストスイートがインストールされていません")
     workdir = Path(tempfile.mkdtemp(prefix="ctrnet-grade-"))
     collector = Collector()
     env = {"CTRNET_IMPL": request.impl}
@@ -253,8 +305,10 @@ def grade(request: Request) -> Grade:
             owner = OwnerNamespace()
             env[NETNS_OWNER_ENV] = owner.path
         except OSError:
-            notes.append("this machine cannot make user namespaces: the plugin ran with "
-                         "root's privileges (in pid and mount namespaces of its own only)")
+            notes.append(("this machine cannot make user namespaces: the plugin ran with "
+                          "root's privileges (in pid and mount namespaces of its own only)",
+                          "このマシンではユーザ名前空間を作れません: プラグインは root の権限で"
+                          "実行されました（専用の pid・マウント名前空間の中だけ）"))
     try:
         with _environment(env), contextlib.redirect_stdout(output):
             code = pytest.main(argv, plugins=[collector])
@@ -263,7 +317,8 @@ def grade(request: Request) -> Grade:
         if owner is not None:
             owner.close()
     by_item, extras = collector.grouped()
-    error = None
+    error: str | None = None
+    error_ja = ""
     outcomes = list(collector.results.values())
     if outcomes and all(r.outcome in (Outcome.ERROR, Outcome.SKIPPED) for r in outcomes) \
             and any(r.outcome is Outcome.ERROR for r in outcomes):
@@ -271,20 +326,26 @@ def grade(request: Request) -> Grade:
         # built (a broken backend, a missing tool), which is no fault of the implementation.
         first = next(r for r in outcomes if r.outcome is Outcome.ERROR)
         error = f"no test could set up its world: {first.message}"
+        error_ja = f"どのテストも世界を用意できませんでした: {first.said('ja')}"
     elif collector.collect_errors:
         error = "the suite could not be collected: " + collector.collect_errors[0]
+        error_ja = "テストスイートを収集できませんでした: " + collector.collect_errors[0]
     elif code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR,
                   pytest.ExitCode.USAGE_ERROR) or not collector.results:
         tail = _one_line(output.getvalue().strip().splitlines()[-1] if output.getvalue().strip()
                          else "") or f"pytest exit {int(code)}"
         error = f"the suite did not run: {tail}"
+        error_ja = f"テストスイートが実行されませんでした: {tail}"
     if error is None and _netlink_on_the_simulator(request) and not any(
             t.outcome is Outcome.PASSED for tests in by_item.values() for t in tests):
         # Nothing of the plugin worked where it cannot work: not a 0/6, grading could not run.
         error = ("this plugin configures through netlink, which the simulator cannot run: "
                  "grade it with --backend kernel (as root)")
+        error_ja = NETLINK_NOTE[1] + "（root で）"
     return model.build(request.impl, request.backend, by_item, extras=extras,
-                       notes=tuple(notes), error=error, duration=time.monotonic() - start)
+                       notes=tuple(en for en, _ in notes), error=error,
+                       duration=time.monotonic() - start, error_ja=error_ja,
+                       notes_ja=tuple(ja for _, ja in notes))
 
 
 def conf_extra() -> dict[str, Any]:

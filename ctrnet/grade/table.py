@@ -43,9 +43,9 @@ def render(grade: Grade, lang: str, *, color: bool = False) -> str:
         paint(_BOLD, word("heading", lang)),
         f"{word('impl', lang)}: {grade.implementation}   {word('backend', lang)}: {grade.backend}",
     ]
-    lines += [paint(_YELLOW, f"! {note}") for note in grade.notes]
+    lines += [paint(_YELLOW, f"! {note}") for note in grade.notes_in(lang)]
     if grade.error is not None:
-        lines.append(paint(_RED, f"{word('not_run', lang)}: {grade.error}"))
+        lines.append(paint(_RED, f"{word('not_run', lang)}: {grade.error_in(lang)}"))
         return "\n".join(lines) + "\n"
     advice = guidance(grade, lang)
     if advice:
@@ -75,7 +75,7 @@ def render(grade: Grade, lang: str, *, color: bool = False) -> str:
         why = topic_why(topic, lang)
         lines.append(f"    {sign} {topic:12} {count(tests, lang)}"
                      + (paint(_DIM, f"  — {why}") if why else ""))
-        lines += [f"           - {t.name}: {t.message}" for t in tests if t.root]
+        lines += [f"           - {t.name}: {t.said(lang)}" for t in tests if t.root]
     lines.append("")
     score = f"{word('score', lang)}: {grade.score}/{grade.max_score}"
     lines.append(paint(_BOLD + (_GREEN if grade.exit_status == 0 else _RED), score))

@@ -62,7 +62,7 @@ def word(key: str, lang: str) -> str:
 def blocked_line(where: str, tests: tuple[TestResult, ...], lang: str) -> str:
     """One line for the checks `where` blocked: "blocked by veth (c1: …): test_a, test_b"."""
     mine = [t for t in tests if t.blocked_by == where]
-    reason = mine[0].message if mine else ""
+    reason = mine[0].said(lang) if mine else ""
     names = ", ".join(t.name for t in mine)
     return f"{word('blocked_by', lang).format(where=where)} ({reason}): {names}"
 
@@ -70,7 +70,7 @@ def blocked_line(where: str, tests: tuple[TestResult, ...], lang: str) -> str:
 def item_reasons(result: ItemResult, lang: str) -> list[str]:
     """One line per root-cause failure ("test_x: why"), one per prerequisite that blocked
     checks of the item, or the no-evidence line."""
-    lines = [f"{t.name}: {t.message or t.outcome.value}" for t in result.failures]
+    lines = [f"{t.name}: {t.said(lang) or t.outcome.value}" for t in result.failures]
     lines += [blocked_line(where, result.tests, lang) for where in result.blockers]
     if not lines and not result.passed:
         lines.append(word("no_evidence", lang))
@@ -94,11 +94,12 @@ def guidance(grade: Grade, lang: str) -> list[str]:
     if grade.error is not None or not causes:
         return []
     first, rest = causes[0], causes[1:]
-    lines = [f"{word('fix_first', lang)} — {first.where}: {first.reason} ({first.check})"]
+    lines = [f"{word('fix_first', lang)} — {first.where}: {first.said(lang)} ({first.check})"]
     if first.blocked:
         lines.append(f"  {_blocked_summary(first, lang)}")
     for cause in rest:
-        lines.append(f"{word('then', lang)} — {cause.where}: {cause.reason} ({cause.check})")
+        lines.append(f"{word('then', lang)} — {cause.where}: {cause.said(lang)} "
+                     f"({cause.check})")
         if cause.blocked:
             lines.append(f"  {_blocked_summary(cause, lang)}")
     return lines
