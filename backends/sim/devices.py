@@ -22,6 +22,7 @@ import errno
 from typing import Protocol
 
 from ctrnet.backends.sim.clock import Clock
+from ctrnet.backends.sim.icmplimit import IcmpLimits
 from ctrnet.backends.sim.nfstate import NfState
 from ctrnet.backends.sim.packet import Frame, IPv4, prefix_mask
 from ctrnet.errors import from_errno
@@ -159,7 +160,7 @@ class Bridge(Device):
 # -- the namespace (struct net) ---------------------------------------------------------
 class Namespace:
     __slots__ = ("name", "devices", "by_index", "next_index", "sysctl", "fib", "neigh", "lo",
-                 "echo_replies", "icmp_errors", "nf", "sockets", "etc")
+                 "echo_replies", "icmp_errors", "nf", "sockets", "etc", "icmp")
 
     def __init__(self, name: str, lo_mac: int = 0) -> None:
         self.name = name
@@ -177,6 +178,7 @@ class Namespace:
         # (like the kernel's per-net socket tables, opaque here; sockets.py reads it).
         self.sockets: object | None = None
         self.etc: dict[str, str] | None = None  # /etc/netns/NAME/ files (resolv.conf…)
+        self.icmp = IcmpLimits()  # its ICMP rate limiters (peers, the global bucket)
         self.lo = Loopback(self, "lo", 0, lo_mac, mtu=65536)
         self.attach(self.lo)
 

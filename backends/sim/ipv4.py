@@ -10,6 +10,9 @@ Follows the kernel's order (ip_rcv -> PREROUTING -> route input -> INPUT / FORWA
 POSTROUTING -> neighbour output; __ip_local_out -> OUTPUT -> POSTROUTING), calling the
 netfilter hook points where the kernel does (a hook may rewrite the packet: NAT). Packets to
 own addresses go through `lo`, so they are lost while lo is down, as on Linux.
+
+ICMP errors and echo replies pass the namespace's rate limits where the kernel checks them
+(__icmp_send, icmp_reply, ip_error); `icmplimit.py` keeps the buckets.
 """
 
 from __future__ import annotations
@@ -20,6 +23,16 @@ from collections.abc import Callable
 from ctrnet.backends.sim.conntrack import attach_related
 from ctrnet.backends.sim.devices import Device, Namespace, RouteRec
 from ctrnet.backends.sim.hooks import Hook
+from ctrnet.backends.sim.icmplimit import (
+    DEFAULTS,
+    MSGS_BURST,
+    MSGS_PER_SEC,
+    RATELIMIT,
+    RATEMASK,
+    jiffies,
+    mask_allow,
+    ms_to_jiffies,
+)
 from ctrnet.backends.sim.neighbour import neigh_output
 from ctrnet.backends.sim.packet import (
     BROADCAST_MAC,
@@ -45,8 +58,11 @@ LOOPBACK = 0x7F000001
 _PREROUTING, _INPUT, _FORWARD, _OUTPUT, _POSTROUTING = (
     Hook.PREROUTING, Hook.INPUT, Hook.FORWARD, Hook.OUTPUT, Hook.POSTROUTING)
 
-#: What an IP protocol's handler and error handler get: the world, the namespace, the packet.
-ProtocolHandler = Callable[[World, Namespace, IPv4], None]
+#: What an IP protocol's handler gets: the world, the namespace, the packet and the device it
+#: came in by (skb->dev).
+ProtocolHandler = Callable[[World, Namespace, IPv4, Device], None]
+#: What an IP protocol's error handler gets: the world, the namespace, the ICMP error.
+ErrorHandler = Callable[[World, Namespace, IPv4], None]
 
 
 class NetProtocol:
@@ -55,7 +71,7 @@ class NetProtocol:
 
     __slots__ = ("handler", "err_handler")
 
-    def __init__(self, handler: ProtocolHandler, err_handler: ProtocolHandler | None) -> None:
+    def __init__(self, handler: ProtocolHandler, err_handler: ErrorHandler | None) -> None:
         self.handler = handler
         self.err_handler = err_handler
 
@@ -65,7 +81,7 @@ inet_protos: dict[int, NetProtocol] = {}
 
 
 def inet_add_protocol(proto: int, handler: ProtocolHandler,
-                      err_handler: ProtocolHandler | None = None) -> None:
+                      err_handler: ErrorHandler | None = None) -> None:
     inet_protos[proto] = NetProtocol(handler, err_handler)
 
 
@@ -154,13 +170,16 @@ def ip_rcv(world: World, dev: Device, frame: Frame, to_us: bool) -> None:
     try:
         route = route_output(ns, packet.dst)
     except BackendError:
-        icmp_error(world, ns, packet, ICMP_DEST_UNREACH, 0)
+        # ip_error: net unreachable, if the sender's peer has tokens for it (its own limit,
+        # before icmp_send's).
+        if ns.icmp.ip_error_allow(packet.src, jiffies(world.clock.now())):
+            icmp_error(world, ns, packet, ICMP_DEST_UNREACH, 0, indev=dev)
         return
     if route.local:
         return
     if packet.ttl <= 1:
         # ip_forward: TTL would hit zero -> ICMP time exceeded (in transit) to the sender.
-        icmp_error(world, ns, packet, ICMP_TIME_EXCEEDED, 0)
+        icmp_error(world, ns, packet, ICMP_TIME_EXCEEDED, 0, indev=dev)
         return
     forwarded = packet.copy()
     forwarded.ttl -= 1
@@ -215,16 +234,20 @@ def ip_local_deliver(world: World, ns: Namespace, packet: IPv4, dev: Device) -> 
     """ip_local_deliver_finish: hand the packet to its protocol."""
     prot = inet_protos.get(packet.proto)
     if prot is not None:
-        prot.handler(world, ns, packet)
+        prot.handler(world, ns, packet, dev)
 
 
-def icmp_rcv(world: World, ns: Namespace, packet: IPv4) -> None:
+def icmp_rcv(world: World, ns: Namespace, packet: IPv4, dev: Device) -> None:
     icmp = packet.payload
     if not isinstance(icmp, Icmp):
         return
     if icmp.type == ICMP_ECHO:
         if packet.dst == LIMITED_BROADCAST or packet.dst in ns.fib.broadcasts:
             return  # icmp_echo_ignore_broadcasts
+        mask = ns.sysctl.get(RATEMASK)
+        if mask is not None and not mask_allow(ICMP_ECHOREPLY, 0, int(mask)) \
+                and not _reply_allowed(world, ns, packet.src):
+            return  # icmp_reply: echo replies are limited only if the mask has bit 0
         reply = IPv4(packet.dst, packet.src, IPPROTO_ICMP,
                      Icmp(ICMP_ECHOREPLY, 0, icmp.ident, icmp.seq, icmp.payload),
                      ttl=DEFAULT_TTL, ident=world.next_ip_id())
@@ -250,16 +273,24 @@ def icmp_rcv(world: World, ns: Namespace, packet: IPv4) -> None:
 
 
 def icmp_error(world: World, ns: Namespace, offending: IPv4, type: int, code: int, *,
-               related: bool = False) -> None:
-    """icmp_send: report a problem with `offending` to its sender (never about an error).
+               indev: Device | None = None, related: bool = False) -> None:
+    """icmp_send: report a problem with `offending`, which came in by `indev` (None: made
+    here), to its sender (never about an error), within the rate limits.
     `related`: tie the error to the offending packet's connection (nf_ct_attach, REJECT)."""
     inner = offending.payload
     if offending.proto == IPPROTO_ICMP and isinstance(inner, Icmp) \
             and inner.type not in (ICMP_ECHO, ICMP_ECHOREPLY):
         return
+    # __icmp_send: the global limit, unless the offending packet came in on loopback; only
+    # a message it counted is limited per peer (apply_ratelimit).
+    limited = indev is not ns.lo and not mask_allow(type, code, _sysctl(ns, RATEMASK))
+    if limited and not _global_allow(world, ns):
+        return
     try:
         route = route_output(ns, offending.src)
     except BackendError:
+        return
+    if limited and not _xrlim_allow(world, ns, route, offending.src):
         return
     # __icmp_send: the offending packet's destination when it was for us, else the address
     # routing picks toward its sender.
@@ -273,6 +304,42 @@ def icmp_error(world: World, ns: Namespace, offending: IPv4, type: int, code: in
     if related and conn is not None:
         attach_related(error, offending)
     ip_local_out(world, ns, error)
+
+
+def _sysctl(ns: Namespace, key: str) -> int:
+    value = ns.sysctl.get(key)
+    return int(value if value is not None else DEFAULTS[key])
+
+
+def _global_allow(world: World, ns: Namespace) -> bool:
+    """icmpv4_global_allow for a type the mask limits: the namespace's global bucket."""
+    return ns.icmp.global_allow(jiffies(world.clock.now()), _sysctl(ns, MSGS_PER_SEC),
+                                _sysctl(ns, MSGS_BURST))
+
+
+def _xrlim_allow(world: World, ns: Namespace, route: OutRoute, daddr: int) -> bool:
+    """icmpv4_xrlim_allow: no limit on a route out a loopback device, else the bucket of
+    the peer `daddr`; a message it lets go takes from the global credit."""
+    limits = ns.icmp
+    if route.dev is not ns.lo:
+        # icmp_ratelimit reads back in ms what it keeps in jiffies (sysctl.py stores that).
+        timeout = ms_to_jiffies(_sysctl(ns, RATELIMIT))
+        if not limits.xrlim_allow(daddr, jiffies(world.clock.now()), timeout):
+            return False
+    limits.global_consume()
+    return True
+
+
+def _reply_allowed(world: World, ns: Namespace, daddr: int) -> bool:
+    """icmp_reply's limits for an echo reply to `daddr` when the mask limits echo replies
+    (the global one whatever device the request came in by)."""
+    if not _global_allow(world, ns):
+        return False
+    try:
+        route = route_output(ns, daddr)
+    except BackendError:
+        return False
+    return _xrlim_allow(world, ns, route, daddr)
 
 
 dev_add_pack(ETH_P_IP, ip_rcv)

@@ -160,7 +160,7 @@ class Netfilter(BridgeHooks, Hooks):
                 nf.log.append(entry.text)
             if outcome.verdict is _DROP:
                 if outcome.reject is not None:
-                    self._reject(ns, packet, outcome.reject)
+                    self._reject(ns, packet, outcome.reject, indev)
                 return False
         return True
 
@@ -265,7 +265,8 @@ class Netfilter(BridgeHooks, Hooks):
         return out
 
     # -- REJECT ------------------------------------------------------------------------------
-    def _reject(self, ns: Namespace, packet: IPv4, target: Reject) -> None:
+    def _reject(self, ns: Namespace, packet: IPv4, target: Reject,
+                indev: Device | None) -> None:
         """ipt_REJECT: answer from this namespace, the answer tied to the rejected packet's
         connection as RELATED in the other direction (nf_ct_attach)."""
         world = self.world
@@ -284,7 +285,7 @@ class Netfilter(BridgeHooks, Hooks):
             ip_local_out(world, ns, reset)
             return
         code = REJECT_CODES.get(target.with_, 3)
-        icmp_error(world, ns, packet, ICMP_DEST_UNREACH, code, related=True)
+        icmp_error(world, ns, packet, ICMP_DEST_UNREACH, code, indev=indev, related=True)
 
 
 nf_register_hooks(Netfilter)

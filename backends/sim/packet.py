@@ -43,6 +43,8 @@ TCP_ACK = 0x10
 
 IP_HEADER = 20
 ICMP_HEADER = 8
+#: What an ICMP error may quote: 576 bytes less its own IP and ICMP headers.
+ICMP_QUOTE_ROOM = 576 - 20 - 8
 TCP_HEADER = 20
 UDP_HEADER = 8
 
@@ -171,8 +173,10 @@ class IPv4:
         if isinstance(payload, Udp):
             return IP_HEADER + UDP_HEADER + len(payload.data)
         inner = payload.payload
-        if isinstance(inner, IPv4):  # an ICMP error quotes the header and 8 bytes
-            return IP_HEADER + ICMP_HEADER + IP_HEADER + 8
+        if isinstance(inner, IPv4):
+            # __icmp_send quotes as much of the offending packet as keeps the error within
+            # 576 bytes (RFC 1812; the simulator's links all have MTUs of at least 576).
+            return IP_HEADER + ICMP_HEADER + min(inner.length(), ICMP_QUOTE_ROOM)
         return IP_HEADER + ICMP_HEADER + (len(inner) if isinstance(inner, bytes) else 56)
 
 

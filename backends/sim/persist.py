@@ -27,10 +27,12 @@ import os
 import random
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 from ctrnet.backends.sim.backend import SimBackend
+from ctrnet.backends.sim.icmplimit import IcmpLimits
 from ctrnet.errors import InvalidConfig
 from ctrnet.safefiles import open_nofollow, secure_dir
 from ctrnet.types import NeighState, OperState, Proto
@@ -81,6 +83,13 @@ _STR_ENUMS: dict[str, dict[str, type[enum.StrEnum]]] = {
     "ctrnet.backends.sim.neighbour:_Retransmit": {"state": NeighState},
     "ctrnet.backends.sim.devices:Veth": {"settled": OperState},
     "ctrnet.backends.sim.sockets:SimListener": {"proto": Proto},
+}
+
+#: Attributes added to a class since worlds were first saved in this format, with what a
+#: file written before holds in their place: a fresh value (a namespace's ICMP rate limits
+#: start full, as they would in a namespace made then).
+_ADDED: dict[str, dict[str, Callable[[], Any]]] = {
+    "ctrnet.backends.sim.devices:Namespace": {"icmp": IcmpLimits},
 }
 
 
@@ -365,6 +374,9 @@ class _Decoder:
             if enums is not None and type(decoded) is str and name in enums:
                 decoded = self._legacy_enum(enums[name], decoded)
             object.__setattr__(obj, name, decoded)
+        for name, fresh in _ADDED.get(_name_of(cls), {}).items():
+            if name not in state:
+                object.__setattr__(obj, name, fresh())
 
     def _fill_container(self, obj: Any, entry: dict[str, Any]) -> None:
         items = entry.get("items")

@@ -18,7 +18,7 @@ import errno
 import struct
 
 from ctrnet.backend import Listener
-from ctrnet.backends.sim.devices import Namespace
+from ctrnet.backends.sim.devices import Device, Namespace
 from ctrnet.backends.sim.ipv4 import icmp_error, inet_add_protocol, ip_local_out, route_output
 from ctrnet.backends.sim.packet import (
     ICMP_DEST_UNREACH,
@@ -198,7 +198,7 @@ def sockets(world: World, ns: Namespace) -> Sockets:
 
 
 # -- receive ------------------------------------------------------------------------------------
-def transport_rcv(world: World, ns: Namespace, packet: IPv4) -> None:
+def transport_rcv(world: World, ns: Namespace, packet: IPv4, dev: Device) -> None:
     """A TCP segment or UDP datagram delivered to this namespace (tcp_v4_rcv, udp_rcv)."""
     table = ns.sockets
     if not isinstance(table, Sockets):
@@ -243,7 +243,7 @@ def transport_rcv(world: World, ns: Namespace, packet: IPv4) -> None:
     if listener is not None:
         listener.datagram(world, packet, payload)
         return
-    icmp_error(world, ns, packet, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH)
+    icmp_error(world, ns, packet, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, indev=dev)
 
 
 def transport_err(world: World, ns: Namespace, packet: IPv4) -> None:

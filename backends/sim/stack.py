@@ -7,6 +7,7 @@ The layers, from the bottom; a module imports only modules of the layers below i
 
     packet, clock               frames and the virtual clock
     conntrack, nat, nfstate     netfilter's data: connections, NAT bindings, a namespace's rules
+    icmplimit                   a namespace's ICMP rate limits (peers' buckets, the global one)
     devices                     namespaces, devices, bridge ports and FDB, routes, neighbours
     hooks, tc, routing          netfilter's hook points, the tbf qdisc, address and route changes
     world                       delivering frames (net/core/dev.c), its hook points

@@ -2,6 +2,8 @@
 
 Only keys the simulator knows exist (anything else is ENOENT, as a missing /proc/sys file);
 ip_forward and conf.all.forwarding mirror each other like the kernel's inet_forward_change.
+The ICMP rate-limit sysctls take what their proc handlers take (EINVAL otherwise), and
+icmp_ratelimit reads back as the kernel's does: milliseconds rounded up to whole jiffies.
 
 Layering: above the data (a namespace's sysctl overrides), part of the backend.
 """
@@ -9,12 +11,54 @@ Layering: above the data (a namespace's sysctl overrides), part of the backend.
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 
 from ctrnet.backends.sim.devices import Namespace
+from ctrnet.backends.sim.icmplimit import (
+    MSGS_BURST,
+    MSGS_PER_SEC,
+    RATELIMIT,
+    RATEMASK,
+    jiffies_to_ms,
+    ms_to_jiffies,
+)
 from ctrnet.backends.sim.world import CONF_DEFAULTS, SYSCTL_DEFAULTS
 from ctrnet.errors import from_errno
 
 _FORWARDING_KEYS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding")
+INT_MAX = 2**31 - 1
+ULONG_MAX = 2**64 - 1
+
+
+def _dointvec(number: int, low: int = -INT_MAX - 1) -> int | None:
+    """proc_dointvec(_minmax with extra1 = `low`): the value stored, or None (EINVAL)."""
+    return number if low <= number <= INT_MAX else None
+
+
+def _ms_jiffies(number: int) -> int | None:
+    """proc_dointvec_ms_jiffies: what reads back (in ms) after writing `number` ms, or None
+    (EINVAL). msecs_to_jiffies takes an unsigned int (the value is cut to 32 bits) and
+    answers MAX_JIFFY_OFFSET, more than INT_MAX jiffies, for one above INT_MAX; it rounds up
+    to whole jiffies, which read back as whole milliseconds (4 ms each at HZ=250)."""
+    if abs(number) > ULONG_MAX:
+        return None
+    ms = (number % 2**64) & 0xFFFFFFFF
+    if ms > INT_MAX:
+        return None
+    return jiffies_to_ms(ms_to_jiffies(ms))
+
+
+def _dointvec_min0(number: int) -> int | None:
+    return _dointvec(number, 0)
+
+
+#: Sysctls whose proc handler bounds or converts what is written.
+_HANDLERS: dict[str, Callable[[int], int | None]] = {
+    RATELIMIT: _ms_jiffies,
+    RATEMASK: _dointvec,
+    MSGS_PER_SEC: _dointvec_min0,
+    MSGS_BURST: _dointvec_min0,
+}
 
 
 def _default(ns: Namespace, key: str) -> str | None:
@@ -51,6 +95,12 @@ def sysctl_set(ns: Namespace, key: str, value: str) -> None:
     except ValueError:
         raise from_errno(errno.EINVAL, f"{key}: {value!r} is not an integer") from None
     text = str(number)
+    handler = _HANDLERS.get(key)
+    if handler is not None:
+        stored = handler(number)
+        if stored is None:
+            raise from_errno(errno.EINVAL, f"{key}: {value!r} is out of range")
+        text = str(stored)
     if key in _FORWARDING_KEYS:
         # inet_forward_change: ip_forward *is* conf.all.forwarding; the value (as written)
         # is copied to conf.default and every device.

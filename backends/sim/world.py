@@ -27,6 +27,7 @@ from typing import NoReturn
 from ctrnet.backends.sim.clock import Clock
 from ctrnet.backends.sim.devices import Bridge, BridgeState, Device, Loopback, Namespace, Port, Veth
 from ctrnet.backends.sim.hooks import Hooks
+from ctrnet.backends.sim.icmplimit import DEFAULTS as ICMP_LIMIT_DEFAULTS
 from ctrnet.backends.sim.packet import Frame, frame_length
 from ctrnet.errors import from_errno
 from ctrnet.types import LinkKind
@@ -37,6 +38,7 @@ SYSCTL_DEFAULTS: dict[str, str] = {
     "net.ipv4.ip_default_ttl": "64",
     "net.ipv4.icmp_echo_ignore_all": "0",
     "net.ipv4.icmp_echo_ignore_broadcasts": "1",
+    **ICMP_LIMIT_DEFAULTS,  # icmp_ratelimit, icmp_ratemask, icmp_msgs_per_sec, icmp_msgs_burst
     "net.ipv6.conf.all.disable_ipv6": "1",  # ctrnet disables IPv6 in its namespaces
     "net.ipv6.conf.default.disable_ipv6": "1",
     "net.ipv6.conf.all.forwarding": "0",
