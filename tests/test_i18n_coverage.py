@@ -3,7 +3,8 @@
 Three guards, each found by a machine rather than by a list of cases kept by hand:
 - the source: every `help=` (and description/epilog) of the core's parsers is a `say(...)`,
   and every CtrnetError the core builds carries its Japanese wording (`ja=`), except the
-  counted leftovers of KNOWN_ENGLISH, which may only shrink;
+  counted leftovers of KNOWN_ENGLISH, which may only shrink; and the grader hands no English
+  written in place straight to a person (its refusals, verdict and progress lines);
 - the help pages: every command and verb the parser has, asked for `--help` under
   `--lang ja`, holds no English sentence, while under `--lang en` the same pages do (so the
   heuristic is seen to catch English);
@@ -190,6 +191,52 @@ def test_every_help_text_of_the_core_is_said_in_both_languages() -> None:
                 continue
             english.append(f"{path.relative_to(ROOT)}:{line}")
     assert not english, f"help texts not written with say(en, ja): {english}"
+
+
+# -- what the grader says by itself -------------------------------------------------------------
+#: Calls that put text before a person: the grader's one-line refusals, print, a stream's write.
+_SAYING = {"_fail", "print", "write"}
+#: Two lowercase words in a row: even "checks done" is English a Japanese reader would get.
+_TWO_WORDS = re.compile(r"\b[a-z]{2,}(?:[ ]+[a-z]{2,})+\b")
+
+
+def _literal_text(node: ast.expr) -> str:
+    """The text a literal argument writes as it stands in the source (an f-string's fixed
+    parts, a concatenation's pieces); "" for anything computed, such as a say(...)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return " ".join(_literal_text(v) for v in node.values if isinstance(v, ast.Constant))
+    if isinstance(node, ast.BinOp):
+        return f"{_literal_text(node.left)} {_literal_text(node.right)}"
+    return ""
+
+
+def _said_in_english(path: Path) -> list[str]:
+    """Where `path` hands English written in place straight to _fail/print/write."""
+    return [f"{path.name}:{node.lineno}"
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Call) and _name(node.func) in _SAYING
+            and any(_TWO_WORDS.search(_NOT_PROSE.sub(" ", _literal_text(arg)))
+                    for arg in node.args)]
+
+
+def test_the_grader_writes_no_english_of_its_own_to_a_person() -> None:
+    """ctrnet grade's refusals, verdict lines and progress are said with say(en, ja) (or the
+    class's own language), never as an English literal."""
+    found = [hit for path in sorted((CORE / "grade").glob("*.py"))
+             for hit in _said_in_english(path)]
+    assert found == []
+
+
+def test_the_grader_scan_sees_english_written_in_place(tmp_path: Path) -> None:
+    (tmp_path / "mistake.py").write_text(
+        "def f(n: int) -> None:\n"
+        "    _fail('several formats need --output-dir DIR')\n"
+        "    sys.stderr.write(f'ctrnet grade: {n} checks done\\n')\n"
+        "    _fail(say('several formats need it', '複数の形式'))\n"
+        "    print(f'ctrnet grade: {n} -> {n}')\n", encoding="utf-8")
+    assert _said_in_english(tmp_path / "mistake.py") == ["mistake.py:2", "mistake.py:3"]
 
 
 # -- the help pages ----------------------------------------------------------------------------
