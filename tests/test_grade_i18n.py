@@ -79,6 +79,22 @@ def test_a_plugin_failure_is_worded_in_both_languages(
     assert failed.said() == japanese and str(failed) == english
 
 
+def test_what_the_sandbox_caught_is_said_in_japanese_too() -> None:
+    call = Call("DEL", "c2", 0, "", "", 0.1, False,
+                ("left 1 process running (a plugin must finish its work before it exits; "
+                 "killed)", "wrote /tmp/x outside its data dir (removed)"),
+                ("プロセスを 1 個動かしたまま終了しました（プラグインは終了する前に仕事を"
+                 "終えること。強制終了）",
+                 "データディレクトリの外に /tmp/x を書きました（削除済み）"))
+    assert not call.ok
+    assert call.reason(10) == ("DEL for c2 left 1 process running (a plugin must finish its "
+                               "work before it exits; killed); wrote /tmp/x outside its data "
+                               "dir (removed)")
+    assert call.reason(10, "ja") == (
+        "c2 の DEL: プロセスを 1 個動かしたまま終了しました（プラグインは終了する前に仕事を"
+        "終えること。強制終了）; データディレクトリの外に /tmp/x を書きました（削除済み）")
+
+
 def test_every_problem_of_an_invalid_result_has_its_japanese_wording() -> None:
     broken = {"cniVersion": "0.4.0", "interfaces": [{"mac": "x"}],
               "ips": [{"address": "10.0.0.300/24"}, {"address": "10.0.0.2",

@@ -327,6 +327,8 @@ class Call:
     #: What the call did that a plugin must not (see `ctrnet.grade.sandbox`): a failure
     #: whatever the plugin answered.
     violations: tuple[str, ...] = ()
+    #: `violations` in Japanese, in the same order.
+    violations_ja: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -356,8 +358,10 @@ class Call:
 
     def _reason_ja(self, timeout: float) -> str:
         what = f"{self.container_id} の {self.command}"
-        if self.violations:  # the sandbox's own findings (ctrnet.grade.sandbox), in English
-            return f"{what}: {'; '.join(self.violations)}"
+        if self.violations:  # the sandbox's findings (ctrnet.grade.sandbox)
+            clauses = self.violations_ja if len(self.violations_ja) == len(self.violations) \
+                else self.violations
+            return f"{what}: {'; '.join(clauses)}"
         if self.timed_out:
             return f"{what} が応答しません: {timeout:g} 秒で強制終了しました"
         if self.returncode < 0:
@@ -412,7 +416,7 @@ class Plugin:
         done = self.launcher.run(self.path, stdin=stdin, env=env, timeout=self.timeout,
                                  data_dir=self.config.data_dir)
         call = Call(command, container_id, done.returncode, done.stdout, done.stderr,
-                    done.duration, done.timed_out, done.violations)
+                    done.duration, done.timed_out, done.violations, done.violations_ja)
         self.calls.append(call)
         return call
 

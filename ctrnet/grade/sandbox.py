@@ -174,6 +174,8 @@ class Finished:
     #: What the plugin did that a plugin must not: each a short clause ("left 2 processes
     #: running", "wrote /tmp/x outside its data dir"), to follow "ADD for c1 ".
     violations: tuple[str, ...] = ()
+    #: The same, in Japanese, in the same order (each a sentence of its own).
+    violations_ja: tuple[str, ...] = ()
 
 
 def _size(n: int) -> str:
@@ -352,15 +354,19 @@ class Sandbox:
             return Finished(126, "", f"cannot start: {exc.strerror}", 0.0)
         theirs.close()
         got = self._collect(proc, stdin.encode(), mine, start + timeout)
-        violations: list[str] = []
+        violations: list[tuple[str, str]] = []
         if got.overflow:
-            violations.append(f"printed more than {_size(self.limits.output_bytes)} "
-                              f"on {got.overflow} (killed)")
+            violations.append((f"printed more than {_size(self.limits.output_bytes)} "
+                               f"on {got.overflow} (killed)",
+                               f"{got.overflow} に {_size(self.limits.output_bytes)} を超えて"
+                               "出力しました（強制終了）"))
         if got.left:
-            violations.append(f"left {got.left} process{'es' if got.left != 1 else ''} "
-                              "running (a plugin must finish its work before it exits; "
-                              "killed)")
-        violations += self.sweep()
+            violations.append((f"left {got.left} process{'es' if got.left != 1 else ''} "
+                               "running (a plugin must finish its work before it exits; "
+                               "killed)",
+                               f"プロセスを {got.left} 個動かしたまま終了しました（プラグインは"
+                               "終了する前に仕事を終えること。強制終了）"))
+        violations += self.swept()
         status = got.status
         if status is None:
             status = proc.returncode if proc.returncode is not None else -signal.SIGKILL
@@ -368,7 +374,8 @@ class Sandbox:
             status = 128 - status  # killed by signal N (the shell's 128+N)
         return Finished(status, got.stdout.decode(errors="replace"),
                         got.stderr.decode(errors="replace"), time.monotonic() - start,
-                        got.timed_out, tuple(violations))
+                        got.timed_out, tuple(en for en, _ in violations),
+                        tuple(ja for _, ja in violations))
 
     def _collect(self, proc: subprocess.Popen[bytes], stdin: bytes, report: socket.socket,
                  deadline: float) -> _Collected:
@@ -446,12 +453,17 @@ class Sandbox:
     def sweep(self) -> list[str]:
         """Files the sandbox's id left in the machine's world-writable directories: named
         as violations, and removed."""
+        return [en for en, _ in self.swept()]
+
+    def swept(self) -> list[tuple[str, str]]:
+        """`sweep`, each violation in (English, Japanese)."""
         if not (self.root and self.contained):
             return []
-        found: list[str] = []
+        found: list[tuple[str, str]] = []
         for top in WORLD_WRITABLE:
             for path in _owned_below(top, self.uid, set(self._granted)):
-                found.append(f"wrote {path} outside its data dir (removed)")
+                found.append((f"wrote {path} outside its data dir (removed)",
+                              f"データディレクトリの外に {path} を書きました（削除済み）"))
                 _remove(path)
         return found
 
