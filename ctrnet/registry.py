@@ -12,6 +12,7 @@ it need root?) is here, with the entry.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import sys
@@ -212,8 +213,8 @@ def sim_tool_names() -> tuple[str, ...]:
 @dataclass(frozen=True)
 class SimulatedCommandLine:
     """A simulated world served to processes: the environment that puts its shims first on
-    PATH, and `guard`, which wraps a command line so that as root it cannot write the host's
-    /proc/sys."""
+    PATH, and `guard`, which wraps a command line as `ctrnet sim exec` starts it (as root: no
+    writes to the host's /proc/sys or /etc; the world's /etc/netns)."""
 
     env: dict[str, str]
     guard: Callable[[list[str]], list[str]]
@@ -224,10 +225,10 @@ def simulated_command_line(state_dir: str | None = None) -> Iterator[SimulatedCo
     """A fresh simulated world (or the one kept in `state_dir`, saved back at the end) served
     to the commands run with its environment, as `ctrnet sim exec` serves one; what they
     leave running is ended, and said on stderr, when the block ends."""
-    from ctrnet.backends.sim.cmdline.run import end_leftovers, guarded, simulator
+    from ctrnet.backends.sim.cmdline.run import end_leftovers, in_run, simulator
 
     with simulator(state_dir) as (server, env):
-        yield SimulatedCommandLine(env, guarded)
+        yield SimulatedCommandLine(env, functools.partial(in_run, server))
         end_leftovers(server)
 
 

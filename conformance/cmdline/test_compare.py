@@ -41,6 +41,19 @@ def test_a_script_that_agrees_is_identical() -> None:
 
 
 @pytest.mark.usefixtures("kernel_side")
+def test_etc_netns_written_by_the_script_is_what_ip_netns_exec_shows() -> None:
+    # Both sides have a private /etc/netns (a sandbox's own; the simulator's world): what
+    # the script writes there never reaches the machine's /etc.
+    done = _compare("ip netns add c1\nmkdir -p /etc/netns/c1\n"
+                    "echo 'nameserver 198.51.100.53' > /etc/netns/c1/resolv.conf\n"
+                    "ip netns exec c1 cat /etc/resolv.conf\n"
+                    "ip netns exec c1 sh -c 'echo search example.net > /etc/resolv.conf'\n"
+                    "cat /etc/netns/c1/resolv.conf\nip netns del c1\n")
+    assert done.stdout.startswith("identical (4 tool invocations compared)"), done.stdout
+    assert done.returncode == 0
+
+
+@pytest.mark.usefixtures("kernel_side")
 def test_a_script_that_differs_prints_each_differing_line() -> None:
     # $CTRNET_SIM is set under the simulator only: this script does differ, by construction.
     done = _compare('if [ -n "$CTRNET_SIM" ]; then ip link add br1 type bridge; '
