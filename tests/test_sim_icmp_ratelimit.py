@@ -271,3 +271,16 @@ def test_a_world_saved_before_the_limits_loads_with_fresh_ones() -> None:
     old = persist.loads(json.dumps(document).encode())
     assert all(isinstance(ns.icmp, IcmpLimits) for ns in old.world.namespaces.values())
     assert _errors(old, "rc1") == 6
+
+
+def test_trace_says_whether_the_error_went(b: SimBackend) -> None:
+    def verdict(client: str) -> str:
+        trace = b.trace(client, "203.0.113.9")
+        return next(h.detail for h in trace.hops if h.ns == "r" and "no route" in h.detail)
+
+    assert verdict("rc2").endswith("ICMP net unreachable sent back")
+    assert _errors(b, "rc1", dst="203.0.113.9") == 2
+    assert verdict("rc1").endswith(
+        "ICMP net unreachable not sent (rate limit of ICMP errors to 10.9.1.2)")
+    b.sleep(2.0)
+    assert verdict("rc1").endswith("sent back")

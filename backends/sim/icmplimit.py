@@ -82,6 +82,17 @@ class IcmpLimits:
         #: The jiffy of the last refill; None: never (the kernel's stamp 0, long past).
         self.stamp: int | None = None
 
+    def copy_for(self, daddr: int) -> IcmpLimits:
+        """A copy holding the global bucket and the peer of `daddr` (to ask what would
+        happen without changing anything)."""
+        copy = IcmpLimits()
+        copy.credit, copy.stamp = self.credit, self.stamp
+        peer = self.peers.get(daddr)
+        if peer is not None:
+            twin = copy.peers[daddr] = Peer(0)
+            twin.tokens, twin.last = peer.tokens, peer.last
+        return copy
+
     def peer(self, daddr: int, now: int) -> Peer:
         """inet_getpeer_v4 with create: the peer of `daddr`, made if it is new."""
         found = self.peers.get(daddr)

@@ -277,20 +277,8 @@ def icmp_error(world: World, ns: Namespace, offending: IPv4, type: int, code: in
     """icmp_send: report a problem with `offending`, which came in by `indev` (None: made
     here), to its sender (never about an error), within the rate limits.
     `related`: tie the error to the offending packet's connection (nf_ct_attach, REJECT)."""
-    inner = offending.payload
-    if offending.proto == IPPROTO_ICMP and isinstance(inner, Icmp) \
-            and inner.type not in (ICMP_ECHO, ICMP_ECHOREPLY):
-        return
-    # __icmp_send: the global limit, unless the offending packet came in on loopback; only
-    # a message it counted is limited per peer (apply_ratelimit).
-    limited = indev is not ns.lo and not mask_allow(type, code, _sysctl(ns, RATEMASK))
-    if limited and not _global_allow(world, ns):
-        return
-    try:
-        route = route_output(ns, offending.src)
-    except BackendError:
-        return
-    if limited and not _xrlim_allow(world, ns, route, offending.src):
+    route = _icmp_send_route(world, ns, offending, type, code, indev)
+    if route is None:
         return
     # __icmp_send: the offending packet's destination when it was for us, else the address
     # routing picks toward its sender.
@@ -304,6 +292,42 @@ def icmp_error(world: World, ns: Namespace, offending: IPv4, type: int, code: in
     if related and conn is not None:
         attach_related(error, offending)
     ip_local_out(world, ns, error)
+
+
+def _icmp_send_route(world: World, ns: Namespace, offending: IPv4, type: int, code: int,
+                     indev: Device | None) -> OutRoute | None:
+    """__icmp_send's checks, in its order: the error's route, or None when it sends nothing
+    (an error about an error, a rate limit, no route back)."""
+    inner = offending.payload
+    if offending.proto == IPPROTO_ICMP and isinstance(inner, Icmp) \
+            and inner.type not in (ICMP_ECHO, ICMP_ECHOREPLY):
+        return None
+    # The global limit, unless the offending packet came in on loopback; only a message it
+    # counted is limited per peer (apply_ratelimit).
+    limited = indev is not ns.lo and not mask_allow(type, code, _sysctl(ns, RATEMASK))
+    if limited and not _global_allow(world, ns):
+        return None
+    try:
+        route = route_output(ns, offending.src)
+    except BackendError:
+        return None
+    if limited and not _xrlim_allow(world, ns, route, offending.src):
+        return None
+    return route
+
+
+def icmp_error_would_go(world: World, ns: Namespace, offending: IPv4, type: int, code: int,
+                        indev: Device, *, no_route: bool = False) -> bool:
+    """Would an error about `offending` go now (after ip_error's own limit when
+    `no_route`)? Asked of a copy of the limits: nothing changes (for trace)."""
+    limits = ns.icmp
+    ns.icmp = limits.copy_for(offending.src)
+    try:
+        if no_route and not ns.icmp.ip_error_allow(offending.src, jiffies(world.clock.now())):
+            return False
+        return _icmp_send_route(world, ns, offending, type, code, indev) is not None
+    finally:
+        ns.icmp = limits
 
 
 def _sysctl(ns: Namespace, key: str) -> int:

@@ -20,7 +20,7 @@ from ctrnet.backends.sim.capture import add_tap, remove_tap
 from ctrnet.backends.sim.conntrack import Conn
 from ctrnet.backends.sim.devices import BridgeState, Device, Namespace, Port
 from ctrnet.backends.sim.hooks import Hook, Hooks
-from ctrnet.backends.sim.ipv4 import LIMITED_BROADCAST, route_output
+from ctrnet.backends.sim.ipv4 import LIMITED_BROADCAST, icmp_error_would_go, route_output
 from ctrnet.backends.sim.packet import (
     Arp,
     Frame,
@@ -193,11 +193,12 @@ class TracingHooks(Hooks):
             route_output(ns, packet.dst)
         except BackendError:
             rec.add(ns.name, Step.DROP, f"no route to {ip_str(packet.dst)}: dropped, ICMP "
-                    "net unreachable sent back", indev.name)
+                    f"net unreachable {_icmp_fate(rec.world, ns, packet, 3, 0, indev, True)}",
+                    indev.name)
             return
         if packet.ttl <= 1:
-            rec.add(ns.name, Step.DROP, "TTL exceeded: dropped, ICMP time exceeded sent back",
-                    indev.name)
+            rec.add(ns.name, Step.DROP, "TTL exceeded: dropped, ICMP time exceeded "
+                    f"{_icmp_fate(rec.world, ns, packet, 11, 0, indev, False)}", indev.name)
 
     def bridge(self, hook: Hook, br: BridgeState, frame: Frame, in_port: Port | None,
                out_port: Port | None) -> Frame | None:
@@ -276,6 +277,13 @@ def _route_text(ns: Namespace, dst: int) -> str:
     via = f" via {ip_str(route.gateway)}" if route.gateway is not None else ""
     src = f" src {ip_str(route.src)}" if route.src is not None else ""
     return f"route {match}{via} dev {route.dev.name}{src} matches {ip_str(dst)}"
+
+
+def _icmp_fate(world: World, ns: Namespace, packet: IPv4, type: int, code: int,
+               indev: Device, no_route: bool) -> str:
+    if icmp_error_would_go(world, ns, packet, type, code, indev, no_route=no_route):
+        return "sent back"
+    return f"not sent (rate limit of ICMP errors to {ip_str(packet.src)})"
 
 
 def _neigh_text(ns: Namespace, dev: Device, dst: int, now: float) -> str:
