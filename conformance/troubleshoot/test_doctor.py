@@ -5,10 +5,8 @@ bill first, then each usual mistake made on purpose and named by the doctor.
 
 from __future__ import annotations
 
-import io
 import os
 import re
-import shlex
 import subprocess
 from collections.abc import Callable
 
@@ -173,36 +171,14 @@ def test_doctor_names_the_mistake_and_its_fix(backend: Backend, mistake: str) ->
 
 
 # -- every fix the doctor prints, applied as printed, fixes the problem ---------------------
-def _run_fix_on_sim(backend: Backend, command: str) -> None:
-    from ctrnet.backends.sim.netfilter import nf_state
-    from ctrnet.cmdline import TOOLS
-    from ctrnet.cmdline.context import Context
-
-    world = backend.world  # type: ignore[attr-defined]
-
-    def run(argv: list[str], ctx: Context) -> int:
-        return TOOLS[argv[0]](argv[1:], ctx)
-
-    def exec_hook(ns: str, argv: list[str]) -> int:
-        return run(argv, context.in_namespace(ns))
-
-    errors = io.StringIO()
-    context = Context(backend=backend, exec_hook=exec_hook, stderr=errors,
-                      ruleset_hook=lambda ns: nf_state(world, world.ns(ns)).rules)
-    argv = shlex.split(command)
-    assert argv[0] in TOOLS, f"{command!r} is not a command of the simulated shell"
-    status = run(argv, context)
-    assert status == 0, f"{command!r} failed: {errors.getvalue()}"
-
-
 def _run_fix_in_a_sim_shell(backend: Backend, fix: str) -> None:
-    """A fix with shell words (mkdir, echo > /etc/netns/…), run by /bin/sh in a `ctrnet sim
-    exec` on this very world: the run's /etc/netns is the world's (as root; without root the
-    files cannot be written, as on a machine)."""
+    """The fix as typed in `ctrnet sim shell` on this very world: /bin/sh runs it, the
+    simulated tools answer, and the run's /etc/netns is the world's (as root; without root
+    those files cannot be written, as on a machine)."""
     from ctrnet.backends.sim.backend import SimBackend
     from ctrnet.backends.sim.cmdline.run import end_leftovers, in_run, simulator
 
-    if os.geteuid() != 0:
+    if "/etc/netns/" in fix and os.geteuid() != 0:
         pytest.skip("writing /etc/netns needs root, on the simulator as on the kernel")
     assert isinstance(backend, SimBackend)
     with simulator(None, world=backend) as (server, env):
@@ -231,11 +207,7 @@ def apply(backend: Backend, fix: str) -> None:
     if LAUNCH_IN_NAMESPACE in backend.capabilities:
         _run_fix_on_kernel(backend, fix)
         return
-    if "/etc/netns/" in fix:
-        _run_fix_in_a_sim_shell(backend, fix)
-        return
-    for command in re.split(r" && |; ", fix):
-        _run_fix_on_sim(backend, command)
+    _run_fix_in_a_sim_shell(backend, fix)
 
 
 def reaches(backend: Backend, ns: str, address: str) -> bool:
