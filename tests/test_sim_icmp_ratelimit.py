@@ -284,3 +284,16 @@ def test_trace_says_whether_the_error_went(b: SimBackend) -> None:
         "ICMP net unreachable not sent (rate limit of ICMP errors to 10.9.1.2)")
     b.sleep(2.0)
     assert verdict("rc1").endswith("sent back")
+
+
+def test_icmp_echo_ignore_all_answers_no_echo_request(b: SimBackend) -> None:
+    b.iptables_restore("r", "*filter\nCOMMIT\n", noflush=False)
+    b.sysctl_set("r", "net.ipv4.icmp_echo_ignore_all", "1")
+    assert b.ping("rc1", "10.9.1.1").received == 0
+    assert b.ping("r", "10.9.1.1").received == 0
+    b.sysctl_set("r", "net.ipv4.icmp_echo_ignore_all", "0")
+    assert b.ping("rc1", "10.9.1.1").received == 1
+    for key in ("net.ipv4.icmp_echo_ignore_all", "net.ipv4.icmp_echo_ignore_broadcasts"):
+        with pytest.raises(CtrnetError) as caught:
+            b.sysctl_set("r", key, "2")
+        assert caught.value.errno == errno.EINVAL

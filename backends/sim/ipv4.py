@@ -52,6 +52,7 @@ from ctrnet.backends.sim.world import World, dev_add_pack
 from ctrnet.errors import BackendError, from_errno
 
 LIMITED_BROADCAST = 0xFFFFFFFF
+_ECHO_IGNORE_ALL = "net.ipv4.icmp_echo_ignore_all"
 LOOPBACK = 0x7F000001
 # Enum members bound once: on Python 3.11 every `Hook.X` is a metaclass attribute lookup
 # (~150 ns), and the packet path names several per packet.
@@ -244,6 +245,8 @@ def icmp_rcv(world: World, ns: Namespace, packet: IPv4, dev: Device) -> None:
     if icmp.type == ICMP_ECHO:
         if packet.dst == LIMITED_BROADCAST or packet.dst in ns.fib.broadcasts:
             return  # icmp_echo_ignore_broadcasts
+        if ns.sysctl.get(_ECHO_IGNORE_ALL, "0") != "0":
+            return  # icmp_echo: icmp_echo_ignore_all
         mask = ns.sysctl.get(RATEMASK)
         if mask is not None and not mask_allow(ICMP_ECHOREPLY, 0, int(mask)) \
                 and not _reply_allowed(world, ns, packet.src):

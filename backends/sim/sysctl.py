@@ -52,12 +52,19 @@ def _dointvec_min0(number: int) -> int | None:
     return _dointvec(number, 0)
 
 
+def _dou8vec_bool(number: int) -> int | None:
+    """proc_dou8vec_minmax between SYSCTL_ZERO and SYSCTL_ONE."""
+    return number if number in (0, 1) else None
+
+
 #: Sysctls whose proc handler bounds or converts what is written.
 _HANDLERS: dict[str, Callable[[int], int | None]] = {
     RATELIMIT: _ms_jiffies,
     RATEMASK: _dointvec,
     MSGS_PER_SEC: _dointvec_min0,
     MSGS_BURST: _dointvec_min0,
+    "net.ipv4.icmp_echo_ignore_all": _dou8vec_bool,
+    "net.ipv4.icmp_echo_ignore_broadcasts": _dou8vec_bool,
 }
 
 
