@@ -7,6 +7,7 @@ JSON result and --lang en stay as they were.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -206,9 +207,9 @@ def test_the_grades_progress_lines_follow_the_language(
 
 # -- the command line ----------------------------------------------------------------------------
 def _cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env_free = {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "CTRNET"))}
     return subprocess.run([sys.executable, "-m", "ctrnet.cli", "grade", *argv], cwd=cwd,
-                          capture_output=True, text=True, timeout=300, env=env_free)
+                          capture_output=True, text=True, timeout=300, env=env)
 
 
 #: (arguments, the English line as it stays, the Japanese line).
