@@ -21,8 +21,9 @@ from ctrnet.grade import checklist, jsonfmt
 from ctrnet.grade.classroom import Outcome as ClassOutcome
 from ctrnet.grade.classroom import Progress, summary_html, summary_markdown
 from ctrnet.grade.cni import Call, PluginFailed, ResultInvalid, parse_result
-from ctrnet.grade.model import Grade, Outcome, TestResult, build
+from ctrnet.grade.model import Grade, Outcome, TestResult, build, classify
 from ctrnet.grade.report import Format, render
+from ctrnet.grade.runner import Collector
 
 #: A sentence of English: three words of two or more lowercase letters in a row.
 ENGLISH = re.compile(r"\b[a-z]{2,}(?: [a-z]{2,}){2,}\b")
@@ -155,6 +156,35 @@ def test_a_grade_renders_its_reasons_in_the_chosen_language_and_json_keeps_both(
     for fmt in (Format.TABLE, Format.MARKDOWN, Format.GRADESCOPE):
         for lang in ("ja", "en"):
             assert render(again, fmt, lang=lang) == render(grade, fmt, lang=lang)
+
+
+def test_the_runner_keeps_the_japanese_wording_a_check_ended_with(tmp_path: Path) -> None:
+    """A CtrnetError's `ja`, the CNI checks' Blocked given a plugin failure's Japanese and
+    their Finding reach the grade; a plain assertion has none (its English stands)."""
+    suite = tmp_path / "test_worded.py"
+    suite.write_text(
+        "from ctrnet.conformance.cni.network import Blocked, Finding\n"
+        "from ctrnet.errors import InvalidConfig\n"
+        "def test_error():\n"
+        "    raise InvalidConfig('subnet is bad', ja='サブネットが誤り')\n"
+        "def test_blocked():\n"
+        "    raise Blocked('cni', 'ADD for c1 failed', ja='c1 の ADD が失敗')\n"
+        "def test_finding():\n"
+        "    raise Finding('ips is not a list', ja='ips がリストではありません')\n"
+        "def test_plain():\n"
+        "    assert False, 'plain words'\n", encoding="utf-8")
+    collector = Collector()
+    assert pytest.main([str(suite), "-q", "-p", "no:cacheprovider", "--rootdir",
+                        str(tmp_path)], plugins=[collector]) == 1
+    got = {t.name: t for t in (classify(r) for r in collector.results.values())}
+    assert (got["test_error"].message, got["test_error"].said("ja")) == (
+        "subnet is bad", "サブネットが誤り")
+    assert got["test_blocked"].blocked_by == "cni"
+    assert (got["test_blocked"].message, got["test_blocked"].said("ja")) == (
+        "ADD for c1 failed", "c1 の ADD が失敗")
+    assert got["test_finding"].said("ja") == "ips がリストではありません"
+    assert got["test_finding"].message == "ips is not a list"
+    assert got["test_plain"].message_ja == "" and got["test_plain"].said("ja") == "plain words"
 
 
 def test_an_error_has_its_japanese_wording_and_an_english_only_result_still_loads() -> None:

@@ -59,6 +59,15 @@ class Blocked(AssertionError):  # noqa: N818 - it reads as the verdict it carrie
         self.message_ja = None if ja is None else f"blocked by {where}: {ja}"
 
 
+class Finding(AssertionError):  # noqa: N818 - it reads as what the check found
+    """A check's own failure, worded in English and in Japanese (`message_ja`, which the
+    grader's report shows under --lang ja)."""
+
+    def __init__(self, message: str, *, ja: str) -> None:
+        super().__init__(message)
+        self.message_ja = ja
+
+
 def build_wan(backend: Backend) -> None:
     """The host's uplink to a wan namespace standing in for the internet."""
     host = backend.host_ns

@@ -13,7 +13,7 @@ import pytest
 
 from ctrnet.grade.cni import PluginFailed, parse_error
 
-from .network import CNI, IFNAME, TINY, Blocked, CniNetwork, add_quietly
+from .network import CNI, IFNAME, TINY, Blocked, CniNetwork, Finding, add_quietly
 
 pytestmark = pytest.mark.topic(CNI)
 
@@ -26,7 +26,8 @@ def test_add_attaches_a_container(network: CniNetwork) -> None:
 def test_result_follows_the_cni_1_0_format(network: CniNetwork) -> None:
     """SPEC §5.1: cniVersion, interfaces, ips (address/prefix, interface index), routes."""
     c1 = network.add("c1")
-    assert not c1.result.problems, "; ".join(c1.result.problems)
+    if c1.result.problems:
+        raise Finding("; ".join(c1.result.problems), ja="; ".join(c1.result.problems_ja))
 
 
 def test_container_interface_is_named_cni_ifname(network: CniNetwork) -> None:
