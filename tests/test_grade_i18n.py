@@ -187,6 +187,21 @@ def test_the_runner_keeps_the_japanese_wording_a_check_ended_with(tmp_path: Path
     assert got["test_plain"].message_ja == "" and got["test_plain"].said("ja") == "plain words"
 
 
+def test_a_plugin_that_cannot_start_here_is_said_so_in_japanese() -> None:
+    call = _call(1, stderr="ModuleNotFoundError: No module named 'pyroute2'\n")
+    by_item = {"veth": [TestResult("test_veth", Outcome.FAILED,
+                                   f"blocked by cni: {call.reason(10)}",
+                                   message_ja=f"blocked by cni: {call.reason(10, 'ja')}")]}
+    grade = build("cni:./p", "sim", by_item)
+    assert grade.exit_status == 2
+    assert grade.error == ("the plugin cannot start here: its Python has no module 'pyroute2' "
+                           "(install it for the interpreter of the plugin's #! line: python3 -m "
+                           "pip install pyroute2)")
+    assert grade.error_in("ja") == (
+        "プラグインはここでは起動できません: その Python にモジュール 'pyroute2' がありません"
+        "（プラグインの #! 行のインタプリタに入れる: python3 -m pip install pyroute2）")
+
+
 def test_an_error_has_its_japanese_wording_and_an_english_only_result_still_loads() -> None:
     grade = build("cni:/x", "sim", {}, error="CNI plugin /x does not exist",
                   error_ja="CNI プラグイン /x は存在しません")
