@@ -138,6 +138,13 @@ class PermissionDenied(BackendError):
     errno = _errno.EPERM
 
 
+class NotModelled(BackendError):
+    """A backend does not model what was asked (the simulator, a sysctl value whose effect it
+    would otherwise ignore): refused loudly rather than answered wrongly (EOPNOTSUPP)."""
+
+    errno = _errno.EOPNOTSUPP
+
+
 _KINDS: dict[int, type[BackendError]] = {
     _errno.ENOENT: NotFound,
     _errno.ENODEV: NotFound,

@@ -48,7 +48,7 @@ from ctrnet.backends.sim.packet import (
     IPv4,
     is_multicast_mac,
 )
-from ctrnet.backends.sim.world import World, dev_add_pack
+from ctrnet.backends.sim.world import CONF_DEFAULTS, World, dev_add_pack
 from ctrnet.errors import BackendError, from_errno
 
 LIMITED_BROADCAST = 0xFFFFFFFF
@@ -155,8 +155,7 @@ def ip_rcv(world: World, dev: Device, frame: Frame, to_us: bool) -> None:
         return
     packet = hooked
     fib = ns.fib
-    if dev is not ns.lo and fib.is_local(packet.src) and ns.sysctl.get(
-            f"net.ipv4.conf.{dev.name}.accept_local", "0") == "0":
+    if dev is not ns.lo and fib.is_local(packet.src) and not _conf_or(ns, dev, "accept_local"):
         return  # fib_validate_source: our own address as source is a martian (accept_local 0)
     if (fib.is_local(packet.dst) or packet.dst == LIMITED_BROADCAST
             or packet.dst in fib.broadcasts):
@@ -188,6 +187,18 @@ def ip_rcv(world: World, dev: Device, frame: Frame, to_us: bool) -> None:
     if hooked is None:
         return
     ip_output(world, ns, hooked, route)
+
+
+def _conf_or(ns: Namespace, dev: Device, leaf: str) -> bool:
+    """IN_DEV_ORCONF: conf.all's value or the device's own (which is conf.default's until
+    written) is non-zero."""
+    sysctl = ns.sysctl
+    if not sysctl:
+        return CONF_DEFAULTS[leaf] != "0"
+    own = sysctl.get(f"net.ipv4.conf.{dev.name}.{leaf}")
+    if own is None:
+        own = sysctl.get(f"net.ipv4.conf.default.{leaf}", CONF_DEFAULTS[leaf])
+    return own != "0" or sysctl.get(f"net.ipv4.conf.all.{leaf}", CONF_DEFAULTS[leaf]) != "0"
 
 
 def ip_output(world: World, ns: Namespace, packet: IPv4, route: OutRoute) -> None:

@@ -23,7 +23,7 @@ from ctrnet.backends.sim.icmplimit import (
     ms_to_jiffies,
 )
 from ctrnet.backends.sim.world import CONF_DEFAULTS, SYSCTL_DEFAULTS
-from ctrnet.errors import from_errno
+from ctrnet.errors import NotModelled, from_errno
 
 _FORWARDING_KEYS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding")
 INT_MAX = 2**31 - 1
@@ -52,6 +52,11 @@ def _dointvec_min0(number: int) -> int | None:
     return _dointvec(number, 0)
 
 
+def _ttl(number: int) -> int | None:
+    """ip_default_ttl: proc_dointvec_minmax between 1 and 255."""
+    return number if 1 <= number <= 255 else None
+
+
 def _dou8vec_bool(number: int) -> int | None:
     """proc_dou8vec_minmax between SYSCTL_ZERO and SYSCTL_ONE."""
     return number if number in (0, 1) else None
@@ -65,7 +70,60 @@ _HANDLERS: dict[str, Callable[[int], int | None]] = {
     MSGS_BURST: _dointvec_min0,
     "net.ipv4.icmp_echo_ignore_all": _dou8vec_bool,
     "net.ipv4.icmp_echo_ignore_broadcasts": _dou8vec_bool,
+    "net.ipv4.ip_default_ttl": _ttl,
 }
+
+#: What a value other than the default would change that the simulator does not model: the
+#: write is refused (NotModelled) rather than stored and ignored. Keyed by the whole key, or by
+#: the last part of a net.ipv4.conf.{all,default,IFACE} key. Not listed, as no value can
+#: change an answer of the simulator: bridge-nf-call-ip6tables and bridge-nf-call-arptables
+#: (no IPv6 frame ever exists in it, and ip6tables, arptables and nft are refused, so no such
+#: rule can exist).
+_NOT_MODELLED: dict[str, tuple[str, str]] = {
+    "net.ipv4.ip_default_ttl": (
+        "a default TTL other than 64", "64 以外の既定 TTL"),
+    "net.ipv4.icmp_echo_ignore_broadcasts": (
+        "answering echo requests sent to a broadcast or multicast address",
+        "ブロードキャスト・マルチキャスト宛てのエコー要求への応答"),
+    "net.ipv6.conf.all.forwarding": ("IPv6 forwarding", "IPv6 の転送"),
+    "disable_ipv6": ("IPv6 (the interfaces would get IPv6 addresses)",
+                     "IPv6 (インターフェースに IPv6 アドレスが付きます)"),
+    "rp_filter": ("reverse path filtering", "逆経路フィルタ (rp_filter)"),
+    "route_localnet": ("routing of 127.0.0.0/8 addresses", "127.0.0.0/8 のアドレスの経路制御"),
+    "proxy_arp": ("proxy ARP", "プロキシ ARP"),
+    "arp_ignore": ("ARP replies other than arp_ignore 0", "arp_ignore 0 以外の ARP 応答"),
+    "arp_announce": ("ARP source selection other than arp_announce 0",
+                     "arp_announce 0 以外の ARP 送信元の選択"),
+    "arp_accept": ("entries made from unsolicited ARP", "要求していない ARP からのエントリ作成"),
+    "promote_secondaries": ("promotion of secondary addresses",
+                            "セカンダリアドレスの昇格"),
+    "accept_local": ("accept_local on conf.default (what devices inherit from it)",
+                     "conf.default の accept_local (デバイスが引き継ぐ値)"),
+}
+
+
+def _not_modelled(ns: Namespace, key: str, number: int) -> tuple[str, str] | None:
+    """What writing `number` to `key` would change that the simulator does not model (in
+    English and Japanese), or None when it models the result (or nothing can differ)."""
+    parts = key.split(".")
+    conf = len(parts) == 5 and parts[2] == "conf"
+    leaf = parts[4] if conf else key
+    what = _NOT_MODELLED.get(key) or (_NOT_MODELLED.get(leaf) if conf else None)
+    if conf and parts[1] == "ipv4" and leaf == "forwarding" and parts[3] == "default":
+        # The kernel copies conf.default.forwarding to devices made later; the simulator
+        # gives them ip_forward's value, which ip_forward's writes keep equal to it.
+        if str(number) != _default(ns, "net.ipv4.ip_forward"):
+            return ("conf.default.forwarding apart from ip_forward",
+                    "ip_forward と異なる conf.default.forwarding")
+        return None
+    if what is None:
+        return None
+    if leaf == "accept_local" and parts[3] != "default":
+        return None  # modelled: ip_rcv reads conf.all and conf.IFACE
+    if leaf == "disable_ipv6":
+        return what if number == 0 else None  # any non-zero value disables IPv6
+    default = CONF_DEFAULTS[leaf] if conf and parts[1] == "ipv4" else SYSCTL_DEFAULTS[key]
+    return what if str(number) != default else None
 
 
 def _default(ns: Namespace, key: str) -> str | None:
@@ -77,6 +135,9 @@ def _default(ns: Namespace, key: str) -> str | None:
         if scope in ("all", "default") or scope in ns.devices:
             if parts[4] == "forwarding":
                 return ns.sysctl.get("net.ipv4.ip_forward", "0")
+            if scope != "all":
+                # devinet_copy_dflt_conf: a device's value is conf.default's until written.
+                return ns.sysctl.get(f"net.ipv4.conf.default.{parts[4]}", CONF_DEFAULTS[parts[4]])
             return CONF_DEFAULTS[parts[4]]
     if len(parts) == 5 and parts[:3] == ["net", "ipv6", "conf"] and parts[4] == "disable_ipv6":
         if parts[3] in ns.devices:
@@ -108,6 +169,11 @@ def sysctl_set(ns: Namespace, key: str, value: str) -> None:
         if stored is None:
             raise from_errno(errno.EINVAL, f"{key}: {value!r} is out of range")
         text = str(stored)
+    refused = _not_modelled(ns, key, number)
+    if refused is not None:
+        raise NotModelled(
+            f"{key}={text}: the simulator does not model {refused[0]}",
+            ja=f"{key}={text}: シミュレーターは{refused[1]}を再現しません")
     if key in _FORWARDING_KEYS:
         # inet_forward_change: ip_forward *is* conf.all.forwarding; the value (as written)
         # is copied to conf.default and every device.

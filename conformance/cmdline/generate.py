@@ -181,6 +181,14 @@ def _sysctl() -> st.SearchStrategy[str]:
         "sysctl -w net.ipv4.conf.br0.forwarding=1", "sysctl net.bridge.bridge-nf-call-iptables",
         "sysctl -n net.ipv4.conf.all.rp_filter", "sysctl net.ipv4.nosuch",
         "sysctl -w net.ipv4.conf.all.route_localnet=1", "sysctl net.ipv4.conf.br0.proxy_arp",
+        # Values the simulator refuses loudly (rp_filter, echo to broadcasts), models
+        # (accept_local, send_redirects, conf.default inherited) or cannot be changed by.
+        "sysctl -w net.ipv4.conf.all.rp_filter=2",
+        "sysctl -w net.ipv4.icmp_echo_ignore_broadcasts=0",
+        "sysctl -w net.ipv4.conf.all.accept_local=1",
+        "sysctl -w net.ipv4.conf.default.send_redirects=0",
+        "sysctl net.ipv4.conf.br0.send_redirects",
+        "sysctl -w net.bridge.bridge-nf-call-arptables=0",
     ))
 
 

@@ -1,6 +1,8 @@
 """`sysctl` (procps-ng 4.0) on a Backend: read `KEY`, write `KEY=VALUE` (with or without -w),
 several keys per command, -n / -N / -q / -e / -b, with procps's messages and exit status 1
-when any key failed. Keys are the namespace's own (`net.*`), dotted or slashed.
+when any key failed. Keys are the namespace's own (`net.*`), dotted or slashed. A value the
+backend does not model (NotModelled) is refused loudly: `ctrnet sim: sysctl: KEY=VALUE (…) is
+not supported`, exit 2.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import errno
 import os
 
 from ctrnet.cmdline.context import CommandFailed, Context, Unsupported
-from ctrnet.errors import CtrnetError
+from ctrnet.errors import CtrnetError, NotModelled
 
 USAGE = """
 Usage:
@@ -91,6 +93,10 @@ def main(argv: list[str], ctx: Context) -> int:
                 ctx.backend.sysctl_set(ctx.ns, key, value)
             else:
                 value = ctx.backend.sysctl_get(ctx.ns, key)
+        except NotModelled as err:
+            # A value whose effect the backend would not model: refused loudly, never stored.
+            setting, _, why = err.message.partition(": ")
+            raise Unsupported("sysctl", f"{setting} ({why})") from None
         except CtrnetError as err:
             if err.errno in (errno.ENOENT, errno.ENOTDIR):
                 if "e" not in flags:

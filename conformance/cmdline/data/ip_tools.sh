@@ -46,8 +46,8 @@ bridge -n ctr link show
 sysctl net.ipv4.ip_forward net.ipv4.conf.all.forwarding
 sysctl -w net.ipv4.ip_forward=1
 sysctl -n net.ipv4.conf.all.forwarding
-sysctl -q -w net.ipv4.conf.br0.route_localnet=1
-sysctl net.ipv4.conf.br0.route_localnet
+sysctl -q -w net.ipv4.conf.br0.accept_local=1
+sysctl net.ipv4.conf.br0.accept_local
 sysctl net.bridge.bridge-nf-call-iptables
 sysctl net.ipv6.conf.all.disable_ipv6
 ip netns exec ctr sysctl net.ipv4.ip_forward
