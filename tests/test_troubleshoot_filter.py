@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from ctrnet.cmdline import TOOLS
+from ctrnet.cmdline.context import Context
 from ctrnet.errors import InvalidConfig
+from ctrnet.registry import open_backend
 from ctrnet.troubleshoot import wire
 from ctrnet.troubleshoot.pcapfilter import compile_filter
 from ctrnet.troubleshoot.wire import Decoded, decode
@@ -20,6 +23,9 @@ def udp(sport: int, dport: int) -> Decoded:
 ARP = decode(wire.ethernet(0xFFFFFFFFFFFF, 1, wire.ETH_P_ARP, wire.arp(1, 1, A, 0, B)))
 PING = decode(wire.ethernet(2, 1, wire.ETH_P_IP, wire.ipv4(
     A, B, wire.IPPROTO_ICMP, wire.icmp(8, 0, 1, b""))))
+
+IGMP = decode(wire.ethernet(0x01005E000016, 1, wire.ETH_P_IP, wire.ipv4(
+    A, 0xE0000016, wire.IPPROTO_IGMP, bytes([0x22, 0, 0, 0, 0, 0, 0, 0]))))
 
 
 @pytest.mark.parametrize(("expression", "packet", "kept"), [
@@ -39,6 +45,9 @@ PING = decode(wire.ethernet(2, 1, wire.ETH_P_IP, wire.ipv4(
     ("! icmp && host 10.0.0.1", ARP, True),
     ("(icmp or arp) and not host 10.0.0.9", PING, True),
     ("icmp || udp port 53", udp(53, 40000), True),
+    ("igmp", IGMP, True),
+    ("igmp", PING, False),
+    ("icmp", IGMP, False),
 ])
 def test_filter_keeps_what_tcpdump_would(expression: str | None, packet: Decoded,
                                          kept: bool) -> None:
@@ -50,3 +59,13 @@ def test_filter_keeps_what_tcpdump_would(expression: str | None, packet: Decoded
 def test_a_bad_filter_is_refused_with_its_text(expression: str) -> None:
     with pytest.raises(InvalidConfig, match="capture filter"):
         compile_filter(expression)
+
+
+def test_a_filter_outside_the_subset_is_refused_by_the_simulated_tcpdump_not_answered() -> None:
+    # `vlan` is valid pcap-filter: the simulated tcpdump must say it does not read it, in
+    # the words that mark a refusal, never as if tcpdump itself had rejected it.
+    backend = open_backend("sim")
+    ctx = Context(backend=backend)
+    status = TOOLS["tcpdump"](["-r", "/nonexistent", "vlan"], ctx)
+    assert status == 2
+    assert ctx.stderr.getvalue().startswith("ctrnet sim: tcpdump: capture filter 'vlan' ")

@@ -1,6 +1,6 @@
 """A small subset of pcap-filter(7) for captures made without BPF (the simulator, the shim):
 `[src|dst] host ADDR`, `[src|dst] net CIDR`, `[tcp|udp] [src|dst] port N`, `tcp`, `udp`,
-`icmp`, `arp`, `ip`, joined with `and`/`&&`, `or`/`||`, `not`/`!` and parentheses. Like BPF,
+`icmp`, `igmp`, `arp`, `ip`, joined with `and`/`&&`, `or`/`||`, `not`/`!` and parentheses. Like BPF,
 `host` matches an ARP packet's sender or target address too.
 """
 
@@ -11,11 +11,13 @@ import re
 from collections.abc import Callable
 
 from ctrnet.errors import InvalidConfig
-from ctrnet.troubleshoot.wire import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, Decoded
+from ctrnet.troubleshoot.wire import IPPROTO_ICMP, IPPROTO_IGMP, IPPROTO_TCP, IPPROTO_UDP, Decoded
 
 Predicate = Callable[[Decoded], bool]
 _TOKEN = re.compile(r"\(|\)|&&|\|\||!|[^\s()!]+")
-_PROTOS = {"tcp": IPPROTO_TCP, "udp": IPPROTO_UDP, "icmp": IPPROTO_ICMP}
+_PROTOS = {"tcp": IPPROTO_TCP, "udp": IPPROTO_UDP, "icmp": IPPROTO_ICMP, "igmp": IPPROTO_IGMP}
+#: What this subset reads, for the line that refuses anything else.
+SUBSET = "[src|dst] host|net, [tcp|udp] [src|dst] port, tcp, udp, icmp, igmp, arp, ip, and/or/not"
 
 
 def compile_filter(expression: str | None) -> Predicate:
@@ -84,7 +86,7 @@ class _Parser:
         proto: int | None = None
         if token in _PROTOS:
             proto = _PROTOS[token]
-            if self.peek() not in ("port", "src", "dst"):
+            if token in ("icmp", "igmp") or self.peek() not in ("port", "src", "dst"):
                 return lambda d: d.proto == proto
             token = self.take()
         if token == "arp":
