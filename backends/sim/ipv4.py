@@ -46,10 +46,12 @@ from ctrnet.backends.sim.packet import (
     Frame,
     Icmp,
     IPv4,
+    ip_str,
     is_multicast_mac,
+    prefix_mask,
 )
 from ctrnet.backends.sim.world import CONF_DEFAULTS, World, dev_add_pack
-from ctrnet.errors import BackendError, from_errno
+from ctrnet.errors import BackendError, NotModelled, from_errno
 
 LIMITED_BROADCAST = 0xFFFFFFFF
 _ECHO_IGNORE_ALL = "net.ipv4.icmp_echo_ignore_all"
@@ -183,10 +185,40 @@ def ip_rcv(world: World, dev: Device, frame: Frame, to_us: bool) -> None:
         return
     forwarded = packet.copy()
     forwarded.ttl -= 1
+    # ip_forward sends the redirect __mkroute_input marked before the FORWARD hook, whatever
+    # its verdict; the simulator does not model redirects (the message, its rate limit, the
+    # sender's route exception), so it forwards the packet and then refuses loudly.
+    redirect = route.type == "unicast" and route.dev is dev and _source_on_link(ns, dev,
+                                                                                packet.src) \
+        and _conf_or(ns, dev, "send_redirects")
     hooked = world.hooks.run(_FORWARD, ns, forwarded, dev, route.dev)
-    if hooked is None:
-        return
-    ip_output(world, ns, hooked, route)
+    if hooked is not None:
+        ip_output(world, ns, hooked, route)
+    if redirect:
+        src, dst, via = ip_str(packet.src), ip_str(packet.dst), ip_str(route.nexthop)
+        raise NotModelled(
+            f"namespace {ns.name!r} would send {src} an ICMP redirect (a packet to {dst} "
+            f"came in and goes out {dev.name}, next hop {via}; send_redirects is on)",
+            ja=f"名前空間 {ns.name!r} は {src} に ICMP リダイレクトを送ります ({dst} 宛ての"
+               f"パケットが {dev.name} から入って {dev.name} から出ます、次ホップ {via}、"
+               "send_redirects が有効)")
+
+
+def _source_on_link(ns: Namespace, dev: Device, src: int) -> bool:
+    """fib_validate_source's answer is non-zero (the kernel may redirect): the route back to
+    `src` leaves by `dev` with no gateway (a nexthop of host scope). The first route to `src`
+    if it uses `dev`, else the longest one that does (the lookup again with oif = dev)."""
+    fib = ns.fib
+    first = fib.lookup(src)
+    if first is None:
+        return False  # last_resort: 0
+    if first.dev is dev:
+        return first.gateway is None
+    for plen in fib.plens:
+        for rec in fib.tables[plen].get(src & prefix_mask(plen)) or ():
+            if rec.dev is dev:
+                return rec.gateway is None
+    return False
 
 
 def _conf_or(ns: Namespace, dev: Device, leaf: str) -> bool:

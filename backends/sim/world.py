@@ -29,7 +29,7 @@ from ctrnet.backends.sim.devices import Bridge, BridgeState, Device, Loopback, N
 from ctrnet.backends.sim.hooks import Hooks
 from ctrnet.backends.sim.icmplimit import DEFAULTS as ICMP_LIMIT_DEFAULTS
 from ctrnet.backends.sim.packet import Frame, frame_length
-from ctrnet.errors import from_errno
+from ctrnet.errors import NotModelled, from_errno
 from ctrnet.types import LinkKind
 
 #: Per-namespace sysctl defaults; a namespace stores only what was changed.
@@ -239,12 +239,20 @@ class World:
             handler(self, dev, frame, to_us)
 
     def run(self) -> None:
-        """Deliver frames in flight until none are left."""
+        """Deliver frames in flight until none are left. A handler that meets what the
+        simulator does not model raises NotModelled; the other frames are still delivered,
+        then the first such refusal is raised to whoever made the world run."""
         queue = self.queue
         delivered = 0
+        refused: NotModelled | None = None
         while queue:
             dev, frame = queue.popleft()
-            self.receive(dev, frame)
+            try:
+                self.receive(dev, frame)
+            except NotModelled as err:
+                refused = refused or err
             delivered += 1
             if delivered >= STORM_LIMIT:
                 queue.clear()  # a loop without STP: the kernel would melt down too
+        if refused is not None:
+            raise refused

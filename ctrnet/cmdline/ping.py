@@ -13,7 +13,7 @@ import os
 
 from ctrnet.cmdline.context import CommandFailed, Context, Unsupported
 from ctrnet.cmdline.getopts import parse_short
-from ctrnet.errors import CtrnetError
+from ctrnet.errors import CtrnetError, NotModelled
 from ctrnet.types import PingError, PingResult
 
 #: iputils' default wait for replies once the last request is out (MAXWAIT).
@@ -123,6 +123,8 @@ def main(argv: list[str], ctx: Context) -> int:
     try:
         result = ctx.backend.ping(ctx.ns, dst, count=count, timeout=wait, interval=interval,
                                   size=size)
+    except NotModelled:
+        raise  # the backend met what it does not model: refused loudly by the caller
     except CtrnetError as err:
         raise CommandFailed(f"ping: connect: {os.strerror(err.errno or errno.EIO)}\n", 2) from err
     ctx.out(report(result, source, quiet="q" in flags, interval=interval, size=size))

@@ -26,7 +26,7 @@ from ctrnet.backends.sim.packet import IPPROTO_TCP, IPPROTO_UDP, ip_str
 from ctrnet.backends.sim.sockets import SimListener, sockets
 from ctrnet.backends.sim.tcp import TcpConn
 from ctrnet.cmdline.context import CommandFailed, Unsupported
-from ctrnet.errors import CtrnetError
+from ctrnet.errors import CtrnetError, NotModelled
 from ctrnet.types import ConnectOutcome, ConnectResult, Endpoint, Proto
 
 #: How long an unanswered TCP connect lasts without -w: SYN and 6 retransmissions
@@ -360,6 +360,8 @@ def connect(server: Server, inv: Invocation, args: NcArgs) -> int:
                                                 timeout=timeout, payload=payload)
             else:
                 started = _tcp_start(server, ns, args.host, args.port)
+        except NotModelled:
+            raise  # the simulator met what it does not model: the server refuses loudly
         except CtrnetError as err:
             raise CommandFailed(f"nc: getaddrinfo for host \"{args.host}\" port {args.port}: "
                                 "Name or service not known\n", 1) from err

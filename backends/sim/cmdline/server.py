@@ -24,6 +24,7 @@ from ctrnet.backends.sim.backend import SimBackend
 from ctrnet.backends.sim.cmdline import client
 from ctrnet.backends.sim.cmdline.etcnetns import EtcNetns
 from ctrnet.backends.sim.cmdline.scheduler import Interrupted, Scheduler
+from ctrnet.errors import NotModelled
 
 _UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
@@ -231,6 +232,11 @@ class Server:
             # The tool's default reaction to the signal: it dies of it, after what it wrote.
             self.flush(inv)
             return ["signal", str(stop.signum)]
+        except NotModelled as err:
+            # The world met what the simulator does not model (e.g. an ICMP redirect): the
+            # command that made it run fails loudly, never with a silent different answer.
+            inv.stderr.write(f"ctrnet sim: {inv.tool}: not modelled: {err.message}\n")
+            status = 2
         except Exception as err:  # noqa: BLE001 - a simulator bug must not hang the shim
             inv.stderr.write(f"ctrnet sim: {inv.tool}: internal error: "
                              f"{type(err).__name__}: {err}\n")
