@@ -118,6 +118,20 @@ def test_a_device_reads_conf_default_until_its_own_value_is_written(b: SimBacken
     assert b.sysctl_get("c", "net.ipv4.conf.eth1.send_redirects") == "0"
 
 
+def test_an_address_makes_a_devices_values_its_own(b: SimBackend) -> None:
+    # ipv4_devconf_setall (checked on 6.18): once a device has had an IPv4 address (lo: once
+    # up), conf.default no longer reaches it, even after the address is gone.
+    b.addr_add("c", "eth0", "10.9.0.1/24")
+    b.addr_delete("c", "eth0", "10.9.0.1/24")
+    b.link_set_up("c", "lo")
+    b.sysctl_set("c", "net.ipv4.conf.default.send_redirects", "0")
+    assert b.sysctl_get("c", "net.ipv4.conf.eth0.send_redirects") == "1"
+    assert b.sysctl_get("c", "net.ipv4.conf.lo.send_redirects") == "1"
+    b.sysctl_set("c", "net.ipv4.conf.default.send_redirects", "1")
+    b.addr_add("c", "eth0", "10.9.0.1/24")  # values of its own already: nothing changes
+    assert b.sysctl_get("c", "net.ipv4.conf.eth0.send_redirects") == "1"
+
+
 def _shell(b: SimBackend, argv: list[str]) -> tuple[int, str, str]:
     ctx = Context(b, "c", stdout=io.StringIO(), stderr=io.StringIO())
     status = dispatch("sysctl", argv, ctx)

@@ -34,6 +34,25 @@ def _primary_of(dev: Device, ip: int, plen: int) -> int:
     return ip
 
 
+#: The net.ipv4.conf keys conf.default may hold apart from their default in the simulator (the
+#: others are refused by sysctl.py, forwarding follows ip_forward), with that default.
+INHERITED = {"send_redirects": "1"}
+
+
+def devconf_setall(dev: Device) -> None:
+    """ipv4_devconf_setall (rtm_to_ifaddr, loopback's NETDEV_UP): once a device has been given
+    an IPv4 address, its conf values are its own and a later write to conf.default no longer
+    reaches it (checked on 6.18), even after the address is gone: the values it reads now
+    are stored as its own. Called lazily — when conf.default is written (for the devices with
+    an address) and when an address is deleted — so a world's saved state does not change
+    until it matters."""
+    sysctl = dev.ns.sysctl
+    for leaf, default in INHERITED.items():
+        key = f"net.ipv4.conf.{dev.name}.{leaf}"
+        if key not in sysctl:
+            sysctl[key] = sysctl.get(f"net.ipv4.conf.default.{leaf}", default)
+
+
 def addr_add(fib: Fib, dev: Device, ip: int, plen: int) -> None:
     fib.cache.clear()
     if (ip, plen) in dev.addrs:
@@ -61,6 +80,7 @@ def addr_delete(fib: Fib, dev: Device, ip: int, plen: int) -> None:
     fib.cache.clear()
     if (ip, plen) not in dev.addrs:
         raise from_errno(errno.EADDRNOTAVAIL, "address not found")
+    devconf_setall(dev)  # it had an address: its conf values stay its own
     doomed = [(ip, plen)]
     if is_primary(dev, ip, plen):
         # promote_secondaries is 0: deleting a primary deletes its secondaries too.

@@ -22,6 +22,7 @@ from ctrnet.backends.sim.icmplimit import (
     jiffies_to_ms,
     ms_to_jiffies,
 )
+from ctrnet.backends.sim.routing import INHERITED, devconf_setall
 from ctrnet.backends.sim.world import CONF_DEFAULTS, SYSCTL_DEFAULTS
 from ctrnet.errors import NotModelled, from_errno
 
@@ -183,6 +184,12 @@ def sysctl_set(ns: Namespace, key: str, value: str) -> None:
         for k in _FORWARDING_KEYS:
             ns.sysctl[k] = text
         return
+    if key.startswith("net.ipv4.conf.default.") and key.rsplit(".", 1)[1] in INHERITED:
+        # devinet_copy_dflt_conf reaches only the devices whose values are not their own yet:
+        # not those that have (had) an IPv4 address (ipv4_devconf_setall).
+        for dev in ns.devices.values():
+            if dev.addrs:
+                devconf_setall(dev)
     if key.startswith("net.bridge.bridge-nf-"):
         text = "1" if number else "0"  # br_netfilter's proc handler stores a boolean
     ns.sysctl[key] = text
