@@ -56,6 +56,33 @@ SICKBAY: tuple[Divergence, ...] = (
         refusal_only=True,
     ),
     Divergence(
+        name="icmp-redirect",
+        tool="ping",
+        pattern=r"ping -c 1 -W 1 10\.6\.0\.3$",
+        reason="a router that forwards a packet back out the device it came in by, to a "
+               "sender on that link, sends it an ICMP redirect (send_redirects 1, the "
+               "default): ping prints 'From 10.5.0.1: icmp_seq=1 Redirect Host(New nexthop: "
+               "10.6.0.3)' and the sender's route gets a '<redirected>' exception; the "
+               "simulator does not model redirects and refuses loudly where the kernel would "
+               "send one (docs/fidelity.md, 'ICMP redirects')",
+        pinned_by=_pinned("icmp-redirect"),
+        refusal_only=True,
+        script=(
+            "ip netns add r\nip netns add a\nip netns add b\n"
+            "ip -n r link add br0 type bridge\nip -n r link set br0 up\n"
+            "ip -n r addr add 10.5.0.1/24 dev br0\nip -n r addr add 10.6.0.1/24 dev br0\n"
+            "ip -n r link add ra type veth peer name eth0 netns a\n"
+            "ip -n r link add rb type veth peer name eth0 netns b\n"
+            "ip -n r link set ra master br0\nip -n r link set rb master br0\n"
+            "ip -n r link set ra up\nip -n r link set rb up\n"
+            "ip -n a addr add 10.5.0.2/24 dev eth0\nip -n a link set eth0 up\n"
+            "ip -n b addr add 10.6.0.3/24 dev eth0\nip -n b link set eth0 up\n"
+            "ip -n b route add 10.5.0.0/24 dev eth0\n"
+            "ip -n a route add 10.6.0.0/24 via 10.5.0.1\n"
+            "ip netns exec r sysctl -qw net.ipv4.ip_forward=1\nsleep 1\n"
+            "ip netns exec a ping -c 1 -W 1 10.6.0.3\n"),
+    ),
+    Divergence(
         name="iptables-raw-forward-delete",
         tool="iptables",
         pattern=r"^\$ (ip netns exec \S+ )?iptables -t raw -D FORWARD ",
