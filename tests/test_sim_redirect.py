@@ -145,3 +145,22 @@ def test_the_shell_fails_the_command_with_one_line_naming_the_redirect() -> None
         "ctrnet sim: ping: not modelled: namespace 'r' would send 10.5.0.2 an ICMP redirect "
         "(a packet to 10.6.0.3 came in and goes out br0, next hop 10.6.0.3; send_redirects "
         "is on)\n")
+
+
+def test_a_redirect_met_while_the_clock_moves_fails_the_next_command_that_ends() -> None:
+    # a's SYN waits for ARP while r's port is down; the ARP retry that resolves it fires in
+    # the scheduler (the clock moving under `sleep`), and r's redirect is met there: the run
+    # does not hang, and nc, the command that ends next, fails loudly.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CTRNET_SIM")}
+    script = REDIRECT_SCRIPT + (
+        "ip -n r link set ra down\n"
+        "ip netns exec a nc -z -w 5 10.6.0.3 80 & n=$!\n"
+        "sleep 0.5\nip -n r link set ra up\nsleep 3; echo sleep=$?\n"
+        "wait $n; echo nc=$?\n")
+    run = subprocess.run([sys.executable, "-m", "ctrnet.cli", "sim", "exec", "--", "sh", "-c",
+                          script], capture_output=True, text=True, timeout=60, env=env)
+    assert run.stdout == "sleep=0\nnc=2\n"
+    assert run.stderr == (
+        "ctrnet sim: nc: not modelled: namespace 'r' would send 10.5.0.2 an ICMP redirect "
+        "(a packet to 10.6.0.3 came in and goes out br0, next hop 10.6.0.3; send_redirects "
+        "is on)\n")

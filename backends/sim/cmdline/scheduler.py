@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from ctrnet.backends.sim.backend import SimBackend
 from ctrnet.backends.sim.cmdline.procs import Proc, descendants
+from ctrnet.errors import NotModelled
 
 #: States of a process that cannot be about to talk to the simulator: sleeping in the kernel
 #: (a shell in wait4, cat on a pipe), stopped, traced, dead.
@@ -61,6 +62,10 @@ class Scheduler:
         #: Deadlines of waits with a timeout (nc -w, a connect's 127 s): a timer due at that
         #: very instant (a SYN retransmission) does not fire before the wait gives up.
         self._exclusive: set[threading.Event] = set()
+        #: What the world met, while the clock moved here, that the simulator does not model
+        #: (an ICMP redirect a timer's packet draws): the server fails the next command that
+        #: ends with it (`take_refused`), rather than this thread dying of it.
+        self._refused: NotModelled | None = None
         self._seq = itertools.count()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="ctrnet-sim-clock", daemon=True)
@@ -229,11 +234,20 @@ class Scheduler:
                 # makes a blocked request ready (a connect answered after a retransmitted
                 # SYN), else at the earliest sleeper, which wakes.
                 world = self.backend.world
-                if not world.run_until(self._any_ready, deadline) \
-                        and first not in self._exclusive:
-                    world.advance(0.0)  # the timers due exactly when `sleep` ends fire first
+                try:
+                    if not world.run_until(self._any_ready, deadline) \
+                            and first not in self._exclusive:
+                        world.advance(0.0)  # the timers due exactly when `sleep` ends fire first
+                except NotModelled as err:
+                    self._refused = self._refused or err
                 self._wake_due()
                 self.cond.notify_all()
+
+    def take_refused(self) -> NotModelled | None:
+        """The refusal met while the clock moved, if any (then forgotten)."""
+        with self.cond:
+            refused, self._refused = self._refused, None
+        return refused
 
     def _wake_due(self) -> None:
         now = self.backend.now()

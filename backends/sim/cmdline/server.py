@@ -241,6 +241,11 @@ class Server:
             inv.stderr.write(f"ctrnet sim: {inv.tool}: internal error: "
                              f"{type(err).__name__}: {err}\n")
             status = 70  # EX_SOFTWARE
+        else:
+            refused = self.scheduler.take_refused()  # met while the clock moved meanwhile
+            if refused is not None:
+                inv.stderr.write(f"ctrnet sim: {inv.tool}: not modelled: {refused.message}\n")
+                status = 2
         finally:
             self.scheduler.end(inv.pid)
             self._sync_etc(pull=False)
