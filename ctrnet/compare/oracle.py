@@ -190,16 +190,23 @@ def run_side(side: str, argv: Sequence[str], *, timeout: float = TIMEOUT,
                 ["sh", "-c", _SANDBOX, "ctrnet-compare", str(wrappers), *argv])
         else:
             raise ValueError(f"unknown side {side!r}")
-        try:
-            done = subprocess.run(command, cwd=os.getcwd(), env=env, capture_output=True,
-                                  text=True, errors="replace", timeout=timeout, input=stdin)
-            stdout, stderr, status = done.stdout, done.stderr, done.returncode
-        except subprocess.TimeoutExpired as expired:
-            stdout = _text(expired.stdout)
-            stderr = _text(expired.stderr) + f"ctrnet sim compare: timed out after {timeout:g}s\n"
-            status = 124
-        return Run(side, stdout, stderr, 128 - status if status < 0 else status,
-                   _collect(records))
+        stdout, stderr, status = _run(command, env, timeout=timeout, stdin=stdin,
+                                      cwd=os.getcwd())
+        return Run(side, stdout, stderr, status, _collect(records))
+
+
+def _run(command: list[str], env: dict[str, str], *, timeout: float, stdin: str | None,
+         cwd: str | None = None) -> tuple[str, str, int]:
+    """(stdout, stderr, exit status as a shell gives it: 128+N if killed by N; 124 after
+    `timeout`) of one side's command."""
+    try:
+        done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
+                              errors="replace", timeout=timeout, input=stdin)
+    except subprocess.TimeoutExpired as expired:
+        return (_text(expired.stdout), _text(expired.stderr)
+                + f"ctrnet sim compare: timed out after {timeout:g}s\n", 124)
+    status = done.returncode
+    return done.stdout, done.stderr, 128 - status if status < 0 else status
 
 
 def _run_sim(argv: Sequence[str], env: dict[str, str], wrappers: Path, records: Path, *,
@@ -210,17 +217,11 @@ def _run_sim(argv: Sequence[str], env: dict[str, str], wrappers: Path, records: 
         run_env = {**served.env, **{k: env[k] for k in ("LC_ALL", RECORD_ENV)}}
         run_env["PATH"] = f"{wrappers}{os.pathsep}{served.env['PATH']}"
         try:
-            done = subprocess.run(served.guard(list(argv)), env=run_env, capture_output=True,
-                                  text=True, errors="replace", timeout=timeout, input=stdin)
-            stdout, stderr, status = done.stdout, done.stderr, done.returncode
-        except subprocess.TimeoutExpired as expired:
-            stdout = _text(expired.stdout)
-            stderr = _text(expired.stderr) + f"ctrnet sim compare: timed out after {timeout:g}s\n"
-            status = 124
+            stdout, stderr, status = _run(served.guard(list(argv)), run_env, timeout=timeout,
+                                          stdin=stdin)
         except OSError as err:
             stdout, stderr, status = "", f"ctrnet sim: {argv[0]}: {err.strerror}\n", 127
-    return Run("sim", stdout, stderr, 128 - status if status < 0 else status,
-               _collect(records))
+    return Run("sim", stdout, stderr, status, _collect(records))
 
 
 def _text(data: bytes | str | None) -> str:
