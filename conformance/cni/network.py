@@ -55,6 +55,8 @@ class Blocked(AssertionError):  # noqa: N818 - it reads as the verdict it carrie
         super().__init__(f"blocked by {where}: {reason}")
         self.where = where
         self.reason = reason
+        #: The reason in Japanese, or None (`verdict.own` carries it into the check's failure).
+        self.reason_ja = ja
         #: Read by the grader (`ctrnet.grade.runner`): the message in Japanese, or None.
         self.message_ja = None if ja is None else f"blocked by {where}: {ja}"
 
@@ -66,6 +68,18 @@ class Finding(AssertionError):  # noqa: N818 - it reads as what the check found
     def __init__(self, message: str, *, ja: str) -> None:
         super().__init__(message)
         self.message_ja = ja
+
+
+class Problem(str):
+    """What a guard found wrong, in English (the string itself, "" when nothing is) and in
+    Japanese (`ja`): checks assert on it and guards pass both wordings to Blocked."""
+
+    ja: str
+
+    def __new__(cls, english: str = "", ja: str = "") -> Problem:
+        self = super().__new__(cls, english)
+        self.ja = ja
+        return self
 
 
 def build_wan(backend: Backend) -> None:
@@ -206,16 +220,21 @@ class CniNetwork:
         if inside is not None:
             return inside
         others = [link.name for link in self.links(attachment.ns) if link.name != "lo"]
+        who = attachment.container_id
         if others:
-            why = (f"{attachment.container_id}: none of its links ({', '.join(others)}) is "
-                   f"{IFNAME}")
+            why = f"{who}: none of its links ({', '.join(others)}) is {IFNAME}"
+            why_ja = (f"{who}: 名前空間の中のリンク ({', '.join(others)}) はどれも {IFNAME} "
+                      "ではありません")
         else:
-            host = [link.name for link in self.new_host_veths() if link.peer_ns in
-                    (None, self.backend.host_ns)]
-            why = (f"{attachment.container_id}: no interface inside its namespace (CNI_NETNS)"
-                   + (f"; the host holds {', '.join(sorted(host))}: move the container's end "
+            host = sorted(link.name for link in self.new_host_veths() if link.peer_ns in
+                          (None, self.backend.host_ns))
+            why = (f"{who}: no interface inside its namespace (CNI_NETNS)"
+                   + (f"; the host holds {', '.join(host)}: move the container's end "
                       "into the namespace" if host else ""))
-        raise Blocked("netns", why)
+            why_ja = (f"{who}: 名前空間 (CNI_NETNS) の中にインターフェースがありません"
+                      + (f"。ホストに {', '.join(host)} があります: コンテナ側の端を"
+                         "名前空間へ移してください" if host else ""))
+        raise Blocked("netns", why, ja=why_ja)
 
     def address(self, attachment: Attachment) -> ipaddress.IPv4Interface:
         """netns (§1.1): the container's address is configured inside its namespace."""
@@ -226,12 +245,15 @@ class CniNetwork:
         reported = attachment.result.container_ip(IFNAME)
         on_host = [a for a in self.backend.addr_list(self.backend.host_ns)
                    if reported is not None and a.ip == str(reported.address.ip)]
+        who = attachment.container_id
         if on_host:
-            raise Blocked("netns", f"{attachment.container_id}: its address {on_host[0].ip} "
-                                   f"was put on the host's {on_host[0].ifname}, not inside "
-                                   "the container")
-        raise Blocked("netns", f"{attachment.container_id}: {inside.name} holds no IPv4 address "
-                               "inside the container")
+            ip, dev = on_host[0].ip, on_host[0].ifname
+            raise Blocked("netns", f"{who}: its address {ip} was put on the host's {dev}, not "
+                                   "inside the container",
+                          ja=f"{who}: アドレス {ip} がコンテナの中ではなくホストの {dev} に"
+                             "付けられています")
+        raise Blocked("netns", f"{who}: {inside.name} holds no IPv4 address inside the container",
+                      ja=f"{who}: コンテナの中の {inside.name} に IPv4 アドレスがありません")
 
     def ip(self, attachment: Attachment) -> str:
         return str(self.address(attachment).ip)
@@ -242,10 +264,16 @@ class CniNetwork:
         who = attachment.container_id
         if inside.kind is not LinkKind.VETH:
             raise Blocked("veth", f"{who}: {inside.name} is a {inside.kind.value} link, "
-                                  "not a veth")
+                                  "not a veth",
+                          ja=f"{who}: {inside.name} は veth ではなく {inside.kind.value} "
+                             "リンクです")
         if inside.peer is None or inside.peer_ns != self.backend.host_ns:
+            where_ja = (f"{inside.peer_ns} にあります" if inside.peer_ns
+                        else "どの名前空間にもありません")
             raise Blocked("veth", f"{who}: the other end of {inside.name} is not in the host "
-                                  f"namespace (it is in {inside.peer_ns or 'no namespace'})")
+                                  f"namespace (it is in {inside.peer_ns or 'no namespace'})",
+                          ja=f"{who}: veth ペア {inside.name} のもう一方の端がホストの名前空間に"
+                             f"ありません（{where_ja}）")
         return self.backend.link_get(self.backend.host_ns, inside.peer)
 
     def require_up(self, attachment: Attachment) -> None:
@@ -254,22 +282,27 @@ class CniNetwork:
         inside = self.interface(attachment)
         who = attachment.container_id
         if not outside.up:
-            raise Blocked("veth", f"{who}: host end {outside.name} is down")
+            raise Blocked("veth", f"{who}: host end {outside.name} is down",
+                          ja=f"{who}: ホスト側の端 {outside.name} が down です")
         if not inside.up:
-            raise Blocked("veth", f"{who}: {inside.name} is down inside the container")
+            raise Blocked("veth", f"{who}: {inside.name} is down inside the container",
+                          ja=f"{who}: コンテナの中の {inside.name} が down です")
 
     def require_bridge(self) -> Link:
         """bridge (§2.2): the configured bridge exists, is up and holds the gateway."""
         name = self.config.bridge
         found = [link for link in self.links(self.backend.host_ns) if link.name == name]
         if not found or found[0].kind is not LinkKind.BRIDGE:
-            raise Blocked("bridge", f"there is no bridge {name} in the host")
+            raise Blocked("bridge", f"there is no bridge {name} in the host",
+                          ja=f"ホストにブリッジ {name} がありません")
         if not found[0].up:
-            raise Blocked("bridge", f"bridge {name} is down")
+            raise Blocked("bridge", f"bridge {name} is down", ja=f"ブリッジ {name} が down です")
         held = [a.cidr for a in self.backend.addr_list(self.backend.host_ns, name)]
         if self.gateway_cidr not in held:
             raise Blocked("bridge", f"bridge {name} holds {', '.join(held) or 'no address'}, "
-                                    f"not the gateway {self.gateway_cidr}")
+                                    f"not the gateway {self.gateway_cidr}",
+                          ja=f"ブリッジ {name} にゲートウェイのアドレス {self.gateway_cidr} が"
+                             f"ありません（あるのは {', '.join(held) or 'なし'}）")
         return found[0]
 
     def require_port(self, attachment: Attachment) -> None:
@@ -281,40 +314,53 @@ class CniNetwork:
         name = self.config.bridge
         if outside.master != name:
             raise Blocked("bridge", f"{attachment.container_id}: host end {outside.name} is "
-                                    f"attached to {outside.master or 'no bridge'}, not {name}")
+                                    f"attached to {outside.master or 'no bridge'}, not {name}",
+                          ja=f"{attachment.container_id}: ホスト側の端 {outside.name} がブリッジ "
+                             f"{name} につながっていません（つながっている先: "
+                             f"{outside.master or 'なし'}）")
         if outside.port is not None and outside.port.state is not PortState.FORWARDING:
+            state = outside.port.state.name.lower()
             raise Blocked("bridge", f"{attachment.container_id}: port {outside.name} of {name} "
-                                    f"is {outside.port.state.name.lower()}, not forwarding "
-                                    "(STP on?)")
+                                    f"is {state}, not forwarding (STP on?)",
+                          ja=f"{attachment.container_id}: ブリッジ {name} のポート "
+                             f"{outside.name} は {state} で、forwarding ではありません"
+                             "（STP が有効？）")
 
     def require_good_address(self, attachment: Attachment) -> ipaddress.IPv4Interface:
         """ipam (§4.2): an address of the subnet, with its prefix, that is no reserved one."""
         address = self.address(attachment)
         problem = self.address_problem(attachment.container_id, address)
         if problem:
-            raise Blocked("ipam", problem)
+            raise Blocked("ipam", problem, ja=problem.ja)
         return address
 
-    def address_problem(self, container_id: str, address: ipaddress.IPv4Interface) -> str:
+    def address_problem(self, container_id: str, address: ipaddress.IPv4Interface) -> Problem:
         """What is wrong with `container_id` holding `address`, or "" (ipam, §4.2)."""
         ip, subnet = address.ip, self.subnet
         who = f"container {container_id} got {ip}"
+        who_ja = f"コンテナ {container_id} に {ip} が割り当てられました"
         if ip not in subnet:
-            return f"{who}, outside the subnet {subnet}"
+            return Problem(f"{who}, outside the subnet {subnet}", f"{who_ja}: サブネット "
+                           f"{subnet} の外です")
         if ip == subnet.network_address:
-            return f"{who}, the network address"
+            return Problem(f"{who}, the network address", f"{who_ja}: ネットワークアドレスです")
         if ip == subnet.broadcast_address:
-            return f"{who}, the broadcast address"
+            return Problem(f"{who}, the broadcast address",
+                           f"{who_ja}: ブロードキャストアドレスです")
         if str(ip) == self.config.gateway:
-            return f"{who}, the gateway"
+            return Problem(f"{who}, the gateway", f"{who_ja}: ゲートウェイのアドレスです")
         if address.network.prefixlen != subnet.prefixlen:
-            return f"{who}/{address.network.prefixlen}: the subnet is /{subnet.prefixlen}"
+            plen = address.network.prefixlen
+            return Problem(f"{who}/{plen}: the subnet is /{subnet.prefixlen}",
+                           f"コンテナ {container_id} に {ip}/{plen} が割り当てられました: "
+                           f"サブネットは /{subnet.prefixlen} です")
         holder = self.holder_of(str(ip), besides=container_id)
         if holder is not None:
-            return f"{who}, already held by {holder}"
-        return ""
+            return Problem(f"{who}, already held by {holder}",
+                           f"{who_ja}: すでに {holder} が持っているアドレスです")
+        return Problem()
 
-    def default_route_problem(self, attachment: Attachment) -> str:
+    def default_route_problem(self, attachment: Attachment) -> Problem:
         """What is wrong with the container's default route, or "" (netlink, §5.2)."""
         who = attachment.container_id
         routes = self.backend.route_list(attachment.ns)
@@ -324,17 +370,23 @@ class CniNetwork:
                        if r.dst in ("default", "0.0.0.0/0") and r.gateway == self.config.gateway]
             if on_host:  # §1.1: set in the wrong namespace, not forgotten
                 raise Blocked("netns", f"{who}'s default route via {self.config.gateway} was "
-                                       "set in the host's namespace, not in the container's")
-            return f"{who} has no default route"
+                                       "set in the host's namespace, not in the container's",
+                              ja=f"{who}: ゲートウェイ {self.config.gateway} へのデフォルトルートが"
+                                 "コンテナではなくホストの名前空間に設定されています")
+            return Problem(f"{who} has no default route",
+                           f"{who}: デフォルトルートがありません")
         if default[0].gateway != self.config.gateway:
-            return (f"{who}'s default route goes via {default[0].gateway or default[0].dev}, "
-                    f"not the gateway {self.config.gateway}")
-        return ""
+            via = default[0].gateway or default[0].dev
+            return Problem(f"{who}'s default route goes via {via}, "
+                           f"not the gateway {self.config.gateway}",
+                           f"{who}: デフォルトルートがゲートウェイ {self.config.gateway} では"
+                           f"なく {via} を経由しています")
+        return Problem()
 
     def require_default_route(self, attachment: Attachment) -> None:
         problem = self.default_route_problem(attachment)
         if problem:
-            raise Blocked("netlink", problem)
+            raise Blocked("netlink", problem, ja=problem.ja)
 
     def require_link_layer(self, attachment: Attachment) -> ipaddress.IPv4Interface:
         """Everything a packet from the container to the bridge needs, in the guide's order:
@@ -350,24 +402,30 @@ class CniNetwork:
         reply = self.backend.ping(attachment.ns, self.config.gateway, count=2, timeout=2.0)
         if not reply.received:
             raise Blocked("bridge", f"{attachment.container_id} ({address.ip}) gets no reply "
-                                    f"from the gateway {self.config.gateway}")
+                                    f"from the gateway {self.config.gateway}",
+                          ja=f"{attachment.container_id} ({address.ip}) にゲートウェイ "
+                             f"{self.config.gateway} から応答がありません")
 
-    def forwarding_problem(self) -> str:
+    def forwarding_problem(self) -> Problem:
         value = self.backend.sysctl_get(self.backend.host_ns, "net.ipv4.ip_forward")
-        return "" if value == "1" else (
-            f"net.ipv4.ip_forward is {value} in the host: it will not forward")
+        return Problem() if value == "1" else Problem(
+            f"net.ipv4.ip_forward is {value} in the host: it will not forward",
+            f"ホストの net.ipv4.ip_forward が {value} です: パケットを転送しません")
 
-    def masquerade_problem(self) -> str:
+    def masquerade_problem(self) -> Problem:
         rules = self.backend.iptables_save(self.backend.host_ns, table="nat")
         if "-j MASQUERADE" in rules or "-j SNAT" in rules:
-            return ""
-        return "the nat table has no MASQUERADE (or SNAT) rule for the containers' traffic"
+            return Problem()
+        return Problem(
+            "the nat table has no MASQUERADE (or SNAT) rule for the containers' traffic",
+            "nat テーブルに、コンテナの通信を IP マスカレードする MASQUERADE (または SNAT) "
+            "ルールがありません")
 
     def require_nat(self) -> None:
         """nat (§3.2): forwarding on and a MASQUERADE rule, before traffic can leave."""
         problem = self.forwarding_problem() or self.masquerade_problem()
         if problem:
-            raise Blocked("nat", problem)
+            raise Blocked("nat", problem, ja=problem.ja)
 
 
 def add_quietly(network: CniNetwork, container_id: str) -> Attachment | str:

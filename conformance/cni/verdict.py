@@ -6,15 +6,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .network import Blocked
+from .network import Blocked, Finding
 
 
 @contextmanager
 def own(item: str) -> Iterator[None]:
-    """Within the block, `Blocked(item, …)` is this check's failure: an AssertionError."""
+    """Within the block, `Blocked(item, …)` is this check's failure: an AssertionError (a
+    Finding, keeping the Japanese reason, when the guard gave one)."""
     try:
         yield
     except Blocked as exc:
         if exc.where != item:
             raise
+        if exc.reason_ja is not None:
+            raise Finding(exc.reason, ja=exc.reason_ja) from None
         raise AssertionError(exc.reason) from None
