@@ -4,7 +4,9 @@ Three guards, each found by a machine rather than by a list of cases kept by han
 - the source: every `help=` (and description/epilog) of the core's parsers is a `say(...)`,
   and every CtrnetError the core builds carries its Japanese wording (`ja=`), except the
   counted leftovers of KNOWN_ENGLISH, which may only shrink; and the grader hands no English
-  written in place straight to a person (its refusals, verdict and progress lines);
+  written in place straight to a person (its refusals, verdict and progress lines); and the
+  CNI checks (conformance/cni) build every Blocked/Finding with `ja=` and keep no English
+  assert message beyond the counted KNOWN_ENGLISH_ASSERTS;
 - the help pages: every command and verb the parser has, asked for `--help` under
   `--lang ja`, holds no English sentence, while under `--lang en` the same pages do (so the
   heuristic is seen to catch English);
@@ -149,6 +151,57 @@ def test_the_scan_sees_an_error_without_its_japanese(tmp_path: Path) -> None:
         "def worded_by_its_class() -> None:\n"
         "    raise Own('x')\n", encoding="utf-8")
     assert _english_only_errors(core) == {"ctrnet/mistake.py": 2}
+
+
+# -- the CNI checks' reasons ---------------------------------------------------------------------
+SUITE = ROOT / "conformance" / "cni"
+#: The suite's calls that carry a learner-facing reason: both take the Japanese as `ja=`.
+_REASONS = {"Blocked", "Finding"}
+#: Checks whose `assert cond, "English"` a learner still reads in English, and how many.
+#: Translate one (`if not cond: raise Finding(en, ja=...)`) and lower its count here.
+#: A bare `assert cond` (no message) is allowed: an internal invariant (e.g. narrowing a type
+#: for mypy), not a verdict on the plugin; its failure is ctrnet's bug, not the learner's.
+KNOWN_ENGLISH_ASSERTS: dict[str, int] = {
+    "test_bridge.py": 2, "test_contract.py": 9, "test_ipam.py": 3, "test_nat.py": 7,
+    "test_netlink.py": 1, "test_netns.py": 2, "test_veth.py": 4,
+}
+
+
+def _english_reasons(suite: Path = SUITE) -> tuple[list[str], Counter[str]]:
+    """Where the suite builds Blocked/Finding without `ja=` (file:line), and per file the
+    asserts that carry a message (English a Japanese report would show as it stands)."""
+    missing: list[str] = []
+    asserts: Counter[str] = Counter()
+    for path in sorted(suite.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and _name(node.func) in _REASONS
+                    and not any(k.arg == "ja" for k in node.keywords)):
+                missing.append(f"{path.name}:{node.lineno}")
+            if isinstance(node, ast.Assert) and node.msg is not None:
+                asserts[path.name] += 1
+    return missing, asserts
+
+
+def test_every_reason_of_the_cni_checks_has_a_japanese_wording() -> None:
+    missing, asserts = _english_reasons()
+    assert missing == [], f"Blocked/Finding without ja= (pass the Japanese wording): {missing}"
+    new = {f: n for f, n in asserts.items() if n > KNOWN_ENGLISH_ASSERTS.get(f, 0)}
+    assert not new, f"assert with an English message (raise Finding(en, ja=...)): {new}"
+    assert dict(asserts) == KNOWN_ENGLISH_ASSERTS, "KNOWN_ENGLISH_ASSERTS is stale: lower it"
+
+
+def test_the_cni_scan_sees_a_reason_without_its_japanese(tmp_path: Path) -> None:
+    (tmp_path / "test_mistake.py").write_text(
+        "from .network import Blocked, Finding\n"
+        "def test_a(n: int) -> None:\n"
+        "    assert n, f'c1: host end {n} is down'\n"
+        "    assert isinstance(n, int)\n"
+        "    if n > 1:\n"
+        "        raise Blocked('veth', 'host end is down')\n"
+        "    if n > 2:\n"
+        "        raise Finding('no carrier', ja='キャリアがありません')\n"
+        "    raise Blocked('nat', 'no rule', ja='ルールがありません')\n", encoding="utf-8")
+    assert _english_reasons(tmp_path) == (["test_mistake.py:6"], {"test_mistake.py": 1})
 
 
 def _help_values(tree: ast.Module) -> Iterator[tuple[int, ast.expr, ast.AST]]:

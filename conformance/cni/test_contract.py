@@ -92,7 +92,8 @@ def test_empty_pool_fails_with_a_cni_error_result(
     tiny.require_good_address(tiny.add("c1"))
     refused = add_quietly(tiny, "c2")
     if not isinstance(refused, str):
-        raise Blocked("ipam", "a second ADD to a pool of one address succeeded")
+        raise Blocked("ipam", "a second ADD to a pool of one address succeeded",
+                      ja="アドレスが一つだけのプールへの二つ目の ADD が成功しました")
     call = tiny.plugin.calls[-1]
     assert parse_error(call.stdout) is not None, (
         f"the failed ADD printed no error result: {refused}")
