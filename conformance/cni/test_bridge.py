@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from .network import CniNetwork
+from .network import CniNetwork, Finding
 from .verdict import own
 
 pytestmark = pytest.mark.checklist("bridge")
@@ -45,12 +45,17 @@ def test_containers_reach_each_other_and_the_bridge_learns_their_macs(
         network.require_reaches_gateway(c2)
     ip1, ip2 = network.ip(c1), network.ip(c2)
     reply = network.backend.ping(c1.ns, ip2, count=2, timeout=2.0)
-    assert reply.received, f"c1 ({ip1}) gets no reply from c2 ({ip2}) across the bridge"
+    if not reply.received:
+        raise Finding(f"c1 ({ip1}) gets no reply from c2 ({ip2}) across the bridge",
+                      ja=f"c1 ({ip1}) にブリッジ越しの c2 ({ip2}) から応答がありません")
     learned = {(e.mac, e.port) for e in network.backend.fdb_list(
         network.backend.host_ns, network.config.bridge) if not e.local}
     for attachment in (c1, c2):
         mac = network.interface(attachment).mac
         port = network.host_end(attachment).name
-        assert (mac, port) in learned, (
-            f"bridge {network.config.bridge} has not learned {attachment.container_id}'s MAC "
-            f"{mac} behind its port {port}")
+        if (mac, port) not in learned:
+            bridge, who = network.config.bridge, attachment.container_id
+            raise Finding(f"bridge {bridge} has not learned {who}'s MAC {mac} behind its port "
+                          f"{port}",
+                          ja=f"ブリッジ {bridge} が {who} の MAC {mac} をポート {port} の先に"
+                             "学習していません")

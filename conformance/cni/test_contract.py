@@ -34,8 +34,10 @@ def test_container_interface_is_named_cni_ifname(network: CniNetwork) -> None:
     """CNI_IFNAME names the interface the runtime expects in the container."""
     c1 = network.add("c1")
     inside = network.interface(c1)
-    assert inside.name == IFNAME, (
-        f"c1: the container's interface is {inside.name}, not CNI_IFNAME {IFNAME}")
+    if inside.name != IFNAME:
+        raise Finding(f"c1: the container's interface is {inside.name}, not CNI_IFNAME {IFNAME}",
+                      ja=f"c1: コンテナのインターフェースが CNI_IFNAME の {IFNAME} ではなく "
+                         f"{inside.name} です")
 
 
 def test_result_tells_the_address_and_mac_the_container_holds(network: CniNetwork) -> None:
@@ -43,16 +45,24 @@ def test_result_tells_the_address_and_mac_the_container_holds(network: CniNetwor
     c1 = network.add("c1")
     inside = network.interface(c1)
     listed = [i for i in c1.result.interfaces if i.name == inside.name and i.sandbox]
-    assert listed, f"the result lists no interface {inside.name} with its sandbox (netns path)"
-    if listed[0].mac:
-        assert listed[0].mac.lower() == inside.mac, (
-            f"c1: the result says {inside.name} has MAC {listed[0].mac}, the kernel says "
-            f"{inside.mac}")
+    if not listed:
+        raise Finding(f"the result lists no interface {inside.name} with its sandbox "
+                      "(netns path)",
+                      ja=f"結果に sandbox（名前空間のパス）付きのインターフェース {inside.name} が"
+                         "ありません")
+    if listed[0].mac and listed[0].mac.lower() != inside.mac:
+        raise Finding(f"c1: the result says {inside.name} has MAC {listed[0].mac}, the kernel "
+                      f"says {inside.mac}",
+                      ja=f"c1: 結果では {inside.name} の MAC は {listed[0].mac} ですが、"
+                         f"カーネルでは {inside.mac} です")
     config = c1.result.container_ip(inside.name)
     held = [str(a) for a in network.held_addresses(c1)]
-    assert config is not None and str(config.address) in held, (
-        f"c1: the result says {config.address if config else 'no address'} but "
-        f"{inside.name} holds {', '.join(held) or 'nothing'}")
+    if config is None or str(config.address) not in held:
+        said = str(config.address) if config else ""
+        raise Finding(f"c1: the result says {said or 'no address'} but "
+                      f"{inside.name} holds {', '.join(held) or 'nothing'}",
+                      ja=f"c1: 結果のアドレスは {said or 'なし'} ですが、{inside.name} が持つのは "
+                         f"{', '.join(held) or 'なし'} です")
 
 
 def test_check_succeeds_after_add(network: CniNetwork) -> None:
@@ -71,7 +81,9 @@ def test_second_del_succeeds_and_keeps_the_runtimes_namespace(network: CniNetwor
     """DEL twice succeeds; the namespace belongs to the runtime and outlives DEL."""
     c1 = network.add("c1")
     network.plugin.delete(c1.container_id, c1.ns, IFNAME, c1.result)
-    assert c1.ns in network.backend.netns_list(), "DEL removed the container's namespace"
+    if c1.ns not in network.backend.netns_list():
+        raise Finding("DEL removed the container's namespace",
+                      ja="DEL がコンテナの名前空間を消しました（名前空間はランタイムのものです）")
     network.plugin.delete(c1.container_id, c1.ns, IFNAME, c1.result)
     c1.deleted = True
 
@@ -95,8 +107,9 @@ def test_empty_pool_fails_with_a_cni_error_result(
         raise Blocked("ipam", "a second ADD to a pool of one address succeeded",
                       ja="アドレスが一つだけのプールへの二つ目の ADD が成功しました")
     call = tiny.plugin.calls[-1]
-    assert parse_error(call.stdout) is not None, (
-        f"the failed ADD printed no error result: {refused}")
+    if parse_error(call.stdout) is None:
+        raise Finding(f"the failed ADD printed no error result: {refused}",
+                      ja=f"失敗した ADD がエラー結果を出力しませんでした: {refused}")
 
 
 def test_mtu_of_the_network_is_set_on_both_ends(
@@ -105,9 +118,11 @@ def test_mtu_of_the_network_is_set_on_both_ends(
     net = make_network({**TINY, "mtu": "1400"})
     c1 = net.add("c1")
     inside, outside = net.interface(c1), net.host_end(c1)
-    assert (inside.mtu, outside.mtu) == (1400, 1400), (
-        f"the network's mtu is 1400; {inside.name} has {inside.mtu}, host end {outside.name} "
-        f"has {outside.mtu}")
+    if (inside.mtu, outside.mtu) != (1400, 1400):
+        raise Finding(f"the network's mtu is 1400; {inside.name} has {inside.mtu}, host end "
+                      f"{outside.name} has {outside.mtu}",
+                      ja=f"ネットワークの mtu は 1400 ですが、{inside.name} は {inside.mtu}、"
+                         f"ホスト側の端 {outside.name} は {outside.mtu} です")
 
 
 @pytest.mark.topic("rollback")
@@ -124,6 +139,9 @@ def test_failed_add_then_del_leaves_nothing_behind(
     except PluginFailed as exc:
         raise Blocked(CNI, str(exc), ja=exc.in_lang("ja")) from None
     left = [link.name for link in tiny.links("c2") if link.name != "lo"]
-    assert not left, f"after the failed ADD of c2 and its DEL, {left[0]} is still in c2"
-    assert tiny.veths_in_host() == veths_before, (
-        "after the failed ADD of c2 and its DEL, a veth of c2 is still in the host")
+    if left:
+        raise Finding(f"after the failed ADD of c2 and its DEL, {left[0]} is still in c2",
+                      ja=f"c2 の ADD が失敗し DEL した後も、c2 の中に {left[0]} が残っています")
+    if tiny.veths_in_host() != veths_before:
+        raise Finding("after the failed ADD of c2 and its DEL, a veth of c2 is still in the host",
+                      ja="c2 の ADD が失敗し DEL した後も、ホストに c2 の veth が残っています")

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .network import Attachment, CniNetwork, add_quietly
+from .network import Attachment, CniNetwork, Finding, add_quietly
 from .verdict import own
 
 pytestmark = pytest.mark.checklist("ipam")
@@ -40,7 +40,10 @@ def test_concurrent_adds_get_distinct_addresses(network: CniNetwork) -> None:
     with ThreadPoolExecutor(max_workers=6) as pool:
         outcomes = list(pool.map(lambda n: add_quietly(network, f"c{n}"), range(2, 8)))
     failed = [o for o in outcomes if isinstance(o, str)]
-    assert not failed, f"of 6 concurrent ADDs, {len(failed)} failed: {failed[0]}"
+    if failed:
+        raise Finding(f"of 6 concurrent ADDs, {len(failed)} failed: {failed[0]}",
+                      ja=f"同時に行った 6 回の ADD のうち {len(failed)} 回が失敗しました: "
+                         f"{failed[0]}")
     for attachment in outcomes:
         assert isinstance(attachment, Attachment)
         _judge(network, attachment)
@@ -68,7 +71,11 @@ def test_del_releases_the_address_for_reuse(small_network: CniNetwork) -> None:
     freed_ip = small_network.ip(freed)
     small_network.delete(freed)
     again = add_quietly(small_network, "c6")
-    assert not isinstance(again, str), (
-        f"after DEL of {freed.container_id}, ADD fails: {again}")
+    if isinstance(again, str):
+        raise Finding(f"after DEL of {freed.container_id}, ADD fails: {again}",
+                      ja=f"{freed.container_id} の DEL の後、ADD が失敗します: {again}")
     got = small_network.ip(again)
-    assert got == freed_ip, f"container c6 got {got}; the only free address is {freed_ip}"
+    if got != freed_ip:
+        raise Finding(f"container c6 got {got}; the only free address is {freed_ip}",
+                      ja=f"コンテナ c6 に {got} が割り当てられました。空いているアドレスは "
+                         f"{freed_ip} だけです")

@@ -11,7 +11,7 @@ import pytest
 from ctrnet.errors import Unreachable
 from ctrnet.types import Proto
 
-from .network import HOST_UPLINK_CIDR, WAN_ADDRESS, WAN_NS, CniNetwork
+from .network import HOST_UPLINK_CIDR, WAN_ADDRESS, WAN_NS, CniNetwork, Finding
 from .verdict import own
 
 pytestmark = pytest.mark.checklist("nat")
@@ -22,7 +22,8 @@ def test_host_forwards_ipv4(network: CniNetwork) -> None:
     a container cannot get out)."""
     network.add("c1")
     problem = network.forwarding_problem()
-    assert not problem, problem
+    if problem:
+        raise Finding(problem, ja=problem.ja)
 
 
 def test_nat_table_masquerades(network: CniNetwork) -> None:
@@ -31,7 +32,8 @@ def test_nat_table_masquerades(network: CniNetwork) -> None:
         pytest.skip(str(network.backend.missing("iptables")))
     network.add("c1")
     problem = network.masquerade_problem()
-    assert not problem, problem
+    if problem:
+        raise Finding(problem, ja=problem.ja)
 
 
 def test_container_reaches_the_wan_from_the_hosts_uplink_address(network: CniNetwork) -> None:
@@ -48,17 +50,25 @@ def test_container_reaches_the_wan_from_the_hosts_uplink_address(network: CniNet
         reply = backend.ping(c1.ns, WAN_ADDRESS, count=2, timeout=2.0)
     except Unreachable:
         pytest.fail(f"c1 ({ip}) has no route to the wan {WAN_ADDRESS}")
-    assert reply.received, (
-        f"c1 ({ip}) gets no reply from the wan {WAN_ADDRESS} although forwarding is on and a "
-        "MASQUERADE rule exists: does the rule match the containers' subnet?")
+    if not reply.received:
+        raise Finding(
+            f"c1 ({ip}) gets no reply from the wan {WAN_ADDRESS} although forwarding is on and "
+            "a MASQUERADE rule exists: does the rule match the containers' subnet?",
+            ja=f"転送が有効で MASQUERADE ルールもあるのに、c1 ({ip}) に wan {WAN_ADDRESS} から"
+               "応答がありません: ルールはコンテナのサブネットに一致していますか?")
     uplink_ip = HOST_UPLINK_CIDR.split("/")[0]
     with backend.listen(WAN_NS, Proto.TCP, 8080) as listener:
         outcome = backend.connect(c1.ns, Proto.TCP, WAN_ADDRESS, 8080, timeout=2.0)
-        assert outcome.ok, f"c1 ({ip}) cannot open TCP to the wan: {outcome.outcome.value}"
+        if not outcome.ok:
+            raise Finding(f"c1 ({ip}) cannot open TCP to the wan: {outcome.outcome.value}",
+                          ja=f"c1 ({ip}) から wan への TCP 接続ができません: "
+                             f"{outcome.outcome.value}")
         seen = [peer.ip for peer in listener.peers()]
-    assert seen and all(s == uplink_ip for s in seen), (
-        f"the wan saw c1's connection from {', '.join(seen) or 'nowhere'}, "
-        f"expected the uplink address {uplink_ip}")
+    if not seen or any(s != uplink_ip for s in seen):
+        raise Finding(f"the wan saw c1's connection from {', '.join(seen) or 'nowhere'}, "
+                      f"expected the uplink address {uplink_ip}",
+                      ja=f"wan から見た c1 の接続元は {', '.join(seen) or 'なし'} でした: "
+                         f"アップリンクのアドレス {uplink_ip} のはずです（IP マスカレード）")
 
 
 def test_containers_see_each_others_own_addresses(network: CniNetwork) -> None:
@@ -75,9 +85,13 @@ def test_containers_see_each_others_own_addresses(network: CniNetwork) -> None:
             raise AssertionError("blocked by bridge: "
                                  f"c1 ({ip1}) cannot open TCP to c2 ({ip2}) across the bridge")
         seen = [peer.ip for peer in listener.peers()]
-    assert seen == [ip1], (
-        f"c2 saw c1's connection from {', '.join(seen) or 'nowhere'}, not from c1's own {ip1}: "
-        "traffic between containers was masqueraded (the rule lacks `! -o <bridge>`)")
+    if seen != [ip1]:
+        raise Finding(
+            f"c2 saw c1's connection from {', '.join(seen) or 'nowhere'}, not from c1's own "
+            f"{ip1}: traffic between containers was masqueraded (the rule lacks `! -o <bridge>`)",
+            ja=f"c2 から見た c1 の接続元は c1 自身の {ip1} ではなく "
+               f"{', '.join(seen) or 'なし'} でした: コンテナ間の通信まで IP マスカレードされて"
+               "います（ルールに `! -o <bridge>` がありません）")
 
 
 def test_del_leaves_no_rule_naming_the_container(network: CniNetwork) -> None:
@@ -90,4 +104,7 @@ def test_del_leaves_no_rule_naming_the_container(network: CniNetwork) -> None:
     rules = network.backend.iptables_save(network.backend.host_ns)
     naming = [line for line in rules.splitlines()
               if f" {ip}/32 " in f"{line} " or f" {ip} " in f"{line} "]
-    assert not naming, f"after DEL of c1 a rule still names {ip}: {naming[0].strip()}"
+    if naming:
+        raise Finding(f"after DEL of c1 a rule still names {ip}: {naming[0].strip()}",
+                      ja=f"c1 の DEL の後も {ip} を含むルールが残っています: "
+                         f"{naming[0].strip()}")

@@ -10,7 +10,7 @@ import pytest
 
 from ctrnet.grade.launch import NETLINK_TOOLS
 
-from .network import CniNetwork
+from .network import CniNetwork, Finding
 from .verdict import own
 
 pytestmark = pytest.mark.checklist("netlink")
@@ -36,7 +36,12 @@ def test_links_addresses_and_routes_are_set_without_the_ip_tools(network: CniNet
     ran = [run for run in network.tool_runs() if run.tool in NETLINK_TOOLS]
     # Name a command that changed something: `ip link add …` says more than `ip link show`.
     changing = [run for run in ran if _CHANGES & set(run.argv)] or ran
-    assert not ran, (
-        f"the plugin ran `{changing[0]}`" + (f" and {len(ran) - 1} more ip/bridge/tc commands"
-                                             if len(ran) > 1 else "")
-        + ": configure through netlink instead")
+    if ran:
+        more = len(ran) - 1
+        raise Finding(
+            f"the plugin ran `{changing[0]}`" + (f" and {more} more ip/bridge/tc commands"
+                                                 if more else "")
+            + ": configure through netlink instead",
+            ja=f"プラグインが `{changing[0]}` を実行しました"
+               + (f"（ほかに ip/bridge/tc コマンドが {more} 回）" if more else "")
+               + ": netlink で設定してください")

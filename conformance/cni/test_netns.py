@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from .network import WAN_ADDRESS, CniNetwork
+from .network import WAN_ADDRESS, CniNetwork, Finding
 from .verdict import own
 
 pytestmark = pytest.mark.checklist("netns")
@@ -24,7 +24,10 @@ def test_container_interface_and_address_are_inside_its_namespace(network: CniNe
         network.require_good_address(c1)
     on_host = [a for a in network.backend.addr_list(network.backend.host_ns)
                if a.ip == str(address.ip)]
-    assert not on_host, f"c1's address {address.ip} is also on the host's {on_host[0].ifname}"
+    if on_host:
+        raise Finding(f"c1's address {address.ip} is also on the host's {on_host[0].ifname}",
+                      ja=f"c1 のアドレス {address.ip} がホストの {on_host[0].ifname} にも"
+                         "付いています")
 
 
 def test_host_routing_table_keeps_its_own_default_route(network: CniNetwork) -> None:
@@ -33,7 +36,10 @@ def test_host_routing_table_keeps_its_own_default_route(network: CniNetwork) -> 
     network.add("c1")
     default = [r for r in network.backend.route_list(network.backend.host_ns)
                if r.dst in ("default", "0.0.0.0/0")]
-    assert [r.gateway for r in default] == [WAN_ADDRESS], (
-        "the host's default route changed to "
-        f"{', '.join(str(r.gateway or r.dev) for r in default) or 'nothing'} (expected via "
-        f"{WAN_ADDRESS}): a route meant for the container was set in the host's namespace")
+    if [r.gateway for r in default] != [WAN_ADDRESS]:
+        now = ", ".join(str(r.gateway or r.dev) for r in default)
+        raise Finding(
+            f"the host's default route changed to {now or 'nothing'} (expected via "
+            f"{WAN_ADDRESS}): a route meant for the container was set in the host's namespace",
+            ja=f"ホストのデフォルトルートが {now or 'なし'} に変わりました（{WAN_ADDRESS} 経由の"
+               "はずです）: コンテナ用のルートがホストの名前空間に設定されました")

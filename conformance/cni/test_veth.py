@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from .network import CniNetwork
+from .network import CniNetwork, Finding
 from .verdict import own
 
 pytestmark = pytest.mark.checklist("veth")
@@ -20,7 +20,9 @@ def test_container_interface_is_a_veth_whose_other_end_is_in_the_host(
     c1 = network.add("c1")
     with own("veth"):
         outside = network.host_end(c1)
-    assert outside.kind.value == "veth", f"c1: host end {outside.name} is not a veth"
+    if outside.kind.value != "veth":
+        raise Finding(f"c1: host end {outside.name} is not a veth",
+                      ja=f"c1: ホスト側の端 {outside.name} が veth ではありません")
 
 
 def test_both_ends_are_up_with_carrier(network: CniNetwork) -> None:
@@ -29,7 +31,9 @@ def test_both_ends_are_up_with_carrier(network: CniNetwork) -> None:
     with own("veth"):
         network.require_up(c1)
     inside = network.interface(c1)
-    assert inside.carrier, f"c1: {inside.name} has no carrier although both ends are up"
+    if not inside.carrier:
+        raise Finding(f"c1: {inside.name} has no carrier although both ends are up",
+                      ja=f"c1: veth ペアの両端が up なのに {inside.name} にキャリアがありません")
 
 
 def test_del_removes_both_ends(network: CniNetwork) -> None:
@@ -41,5 +45,9 @@ def test_del_removes_both_ends(network: CniNetwork) -> None:
         host_end = network.host_end(c1).name
     network.delete(c1)
     left = [link.name for link in network.links(c1.ns) if link.name == inside]
-    assert not left, f"c1: {inside} is still in the container after DEL"
-    assert host_end not in network.veths_in_host(), f"c1: host end {host_end} left after DEL"
+    if left:
+        raise Finding(f"c1: {inside} is still in the container after DEL",
+                      ja=f"c1: DEL の後もコンテナの中に {inside} が残っています")
+    if host_end in network.veths_in_host():
+        raise Finding(f"c1: host end {host_end} left after DEL",
+                      ja=f"c1: DEL の後もホスト側の端 {host_end} が残っています")
