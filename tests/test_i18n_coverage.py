@@ -157,6 +157,9 @@ def test_the_scan_sees_an_error_without_its_japanese(tmp_path: Path) -> None:
 SUITE = ROOT / "conformance" / "cni"
 #: The suite's calls that carry a learner-facing reason: both take the Japanese as `ja=`.
 _REASONS = {"Blocked", "Finding"}
+#: Calls that can only say English: not in a check (test_*.py), which raises Finding instead
+#: (conftest.py's pytest.fail speaks to whoever runs the grade about --impl, not to a learner).
+_ENGLISH_ONLY = {"fail", "AssertionError"}
 #: Checks whose `assert cond, "English"` a learner still reads in English, and how many.
 #: Translate one (`if not cond: raise Finding(en, ja=...)`) and lower its count here.
 #: A bare `assert cond` (no message) is allowed: an internal invariant (e.g. narrowing a type
@@ -165,14 +168,18 @@ KNOWN_ENGLISH_ASSERTS: dict[str, int] = {}
 
 
 def _english_reasons(suite: Path = SUITE) -> tuple[list[str], Counter[str]]:
-    """Where the suite builds Blocked/Finding without `ja=` (file:line), and per file the
-    asserts that carry a message (English a Japanese report would show as it stands)."""
+    """Where the suite builds Blocked/Finding without `ja=`, or a check calls pytest.fail or
+    raises a plain AssertionError (file:line), and per file the asserts that carry a message
+    (English a Japanese report would show as it stands)."""
     missing: list[str] = []
     asserts: Counter[str] = Counter()
     for path in sorted(suite.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Call) and _name(node.func) in _REASONS
                     and not any(k.arg == "ja" for k in node.keywords)):
+                missing.append(f"{path.name}:{node.lineno}")
+            if (isinstance(node, ast.Call) and _name(node.func) in _ENGLISH_ONLY
+                    and path.name.startswith("test_")):
                 missing.append(f"{path.name}:{node.lineno}")
             if isinstance(node, ast.Assert) and node.msg is not None:
                 asserts[path.name] += 1
@@ -197,8 +204,14 @@ def test_the_cni_scan_sees_a_reason_without_its_japanese(tmp_path: Path) -> None
         "        raise Blocked('veth', 'host end is down')\n"
         "    if n > 2:\n"
         "        raise Finding('no carrier', ja='キャリアがありません')\n"
+        "    if n > 3:\n"
+        "        pytest.fail('c6 got an address')\n"
+        "    if n > 4:\n"
+        "        raise AssertionError('blocked by bridge: no TCP')\n"
         "    raise Blocked('nat', 'no rule', ja='ルールがありません')\n", encoding="utf-8")
-    assert _english_reasons(tmp_path) == (["test_mistake.py:6"], {"test_mistake.py": 1})
+    assert _english_reasons(tmp_path) == (
+        ["test_mistake.py:6", "test_mistake.py:10", "test_mistake.py:12"],
+        {"test_mistake.py": 1})
 
 
 def _help_values(tree: ast.Module) -> Iterator[tuple[int, ast.expr, ast.AST]]:

@@ -60,8 +60,11 @@ def test_full_pool_hands_out_no_reserved_address_and_refuses_one_more(
     if not isinstance(extra, str):
         _judge(small_network, extra)  # names the reserved address it got, if it is one
         held = ", ".join(str(a.ip) for a in small_network.held_addresses(extra)) or "nothing"
-        pytest.fail(f"container c6 got {held} from a pool whose {SMALL_POOL_SIZE} addresses "
-                    "are all held: ADD must fail")
+        raise Finding(f"container c6 got {held} from a pool whose {SMALL_POOL_SIZE} addresses "
+                      "are all held: ADD must fail",
+                      ja=f"{SMALL_POOL_SIZE} 個のアドレスがすべて使われているプールから、"
+                         f"コンテナ c6 に {held} が割り当てられました: この ADD は失敗しなければ"
+                         "なりません")
 
 
 def test_del_releases_the_address_for_reuse(small_network: CniNetwork) -> None:

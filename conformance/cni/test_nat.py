@@ -11,7 +11,7 @@ import pytest
 from ctrnet.errors import Unreachable
 from ctrnet.types import Proto
 
-from .network import HOST_UPLINK_CIDR, WAN_ADDRESS, WAN_NS, CniNetwork, Finding
+from .network import HOST_UPLINK_CIDR, WAN_ADDRESS, WAN_NS, Blocked, CniNetwork, Finding
 from .verdict import own
 
 pytestmark = pytest.mark.checklist("nat")
@@ -49,7 +49,8 @@ def test_container_reaches_the_wan_from_the_hosts_uplink_address(network: CniNet
     try:
         reply = backend.ping(c1.ns, WAN_ADDRESS, count=2, timeout=2.0)
     except Unreachable:
-        pytest.fail(f"c1 ({ip}) has no route to the wan {WAN_ADDRESS}")
+        raise Finding(f"c1 ({ip}) has no route to the wan {WAN_ADDRESS}",
+                      ja=f"c1 ({ip}) に wan {WAN_ADDRESS} へのルートがありません") from None
     if not reply.received:
         raise Finding(
             f"c1 ({ip}) gets no reply from the wan {WAN_ADDRESS} although forwarding is on and "
@@ -82,8 +83,8 @@ def test_containers_see_each_others_own_addresses(network: CniNetwork) -> None:
     with backend.listen(c2.ns, Proto.TCP, 8081) as listener:
         outcome = backend.connect(c1.ns, Proto.TCP, ip2, 8081, timeout=2.0)
         if not outcome.ok:
-            raise AssertionError("blocked by bridge: "
-                                 f"c1 ({ip1}) cannot open TCP to c2 ({ip2}) across the bridge")
+            raise Blocked("bridge", f"c1 ({ip1}) cannot open TCP to c2 ({ip2}) across the bridge",
+                          ja=f"c1 ({ip1}) からブリッジ越しに c2 ({ip2}) へ TCP 接続できません")
         seen = [peer.ip for peer in listener.peers()]
     if seen != [ip1]:
         raise Finding(
