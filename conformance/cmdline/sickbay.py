@@ -107,9 +107,12 @@ SICKBAY: tuple[Divergence, ...] = (
                 "ip link add v0 type veth peer name v1\nip link set v0 master br0\n"
                 "ip link set v0 up\nip link set v1 up\n"
                 # The recording wrapper keeps tcpdump's output: nothing written in the
-                # caller's directory.
+                # caller's directory. The waits are not recorded tools (python3, not sleep):
+                # a tool started beside the background tcpdump would race it for its place
+                # in the recorded order.
                 "tcpdump -i v1 -n -t igmp > /dev/null 2>&1 & dump=$!\n"
-                "sleep 1\nip link set br0 up\nsleep 2\nkill $dump\nwait $dump\n"),
+                "python3 -c 'import time; time.sleep(1)'\nip link set br0 up\n"
+                "python3 -c 'import time; time.sleep(2)'\nkill $dump\nwait $dump\n"),
     ),
     Divergence(
         name="icmp-global-credit-random",
